@@ -1,0 +1,158 @@
+"""From a Hydra config to the objects of a run, validating every value before any compilation.
+
+Every bad value raises `ConfigError` with one line naming the value and what is allowed.
+Strategy config keys are routed automatically: keys that are fields of the strategy's numeric
+`params` go there (traced: changing them does not recompile), the others are static options
+of the strategy's constructor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+# keys that may differ between a run and its resume
+RESUME_CHANGEABLE = ("resume", "generations", "logger", "report", "progress", "early_stop",
+                     "checkpoint_every")
+STRATEGY_SIZE_KEYS = ("name", "num_particles", "pop_size")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value (one line, raised before compilation)."""
+
+
+@dataclasses.dataclass
+class RunSpec:
+    env: Any
+    env_name: str
+    policy: Any
+    strategy: Any
+    strategy_name: str
+    strategy_params: Any
+    run_dir: str
+    resuming: bool
+    num_seeds: int
+    seed_offset: int
+    generations: int
+    episodes: int
+    chunk: int
+    early_stop: bool
+    validation_episodes: int
+    init_scale: float
+    solve_threshold: float
+    write_report: bool
+    progress_bar: bool
+    checkpoint_every: int
+
+    @property
+    def evals_per_generation(self) -> int:
+        return self.strategy.num_particles * self.strategy.pop_size
+
+
+def _positive_int(cfg, key: str, minimum: int = 1) -> int:
+    value = OmegaConf.select(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{key}={value!r} is invalid: must be an integer >= {minimum}")
+    return int(value)
+
+
+def _finite(cfg, key: str, positive: bool = False) -> float:
+    value = OmegaConf.select(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{key}={value!r} is invalid: must be a finite number")
+    if positive and value <= 0:
+        raise ConfigError(f"{key}={value!r} is invalid: must be > 0")
+    return float(value)
+
+
+def make_env(env_cfg) -> Any:
+    import envs
+
+    kwargs = OmegaConf.to_container(env_cfg.get("kwargs", None) or OmegaConf.create({}), resolve=True)
+    try:
+        return envs.make(str(env_cfg.name), **kwargs)
+    except (ValueError, TypeError, ImportError) as exc:
+        raise ConfigError(f"env.name: {exc}") from None
+
+
+def make_policy(policy_cfg, env):
+    from .policy import MLPPolicy
+
+    if policy_cfg.get("name", "mlp") != "mlp":
+        raise ConfigError(f"policy.name={policy_cfg.name!r} is invalid; allowed: mlp")
+    hidden = list(policy_cfg.get("hidden_sizes", [16]))
+    if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
+        raise ConfigError(f"policy.hidden_sizes={hidden!r} is invalid: must be positive integers")
+    try:
+        return MLPPolicy.for_env(env, hidden_sizes=hidden, activation=policy_cfg.get("activation", "tanh"),
+                                 normalize_observations=bool(policy_cfg.get("normalize_observations", False)))
+    except ValueError as exc:
+        raise ConfigError(f"policy: {exc}") from None
+
+
+def make_strategy(strategy_cfg, dim: int):
+    """(strategy, params) from a strategy config group entry and the search dimension."""
+    from . import strategies
+
+    s = OmegaConf.to_container(strategy_cfg, resolve=True) if isinstance(strategy_cfg, DictConfig) \
+        else dict(strategy_cfg)
+    name = s.get("name")
+    num_particles = s.get("num_particles")
+    pop_size = s.get("pop_size")
+    extra = {k: v for k, v in s.items() if k not in STRATEGY_SIZE_KEYS}
+    try:
+        probe = strategies.make(name, num_particles=num_particles, pop_size=pop_size, dim=dim)
+        fields = {f.name for f in dataclasses.fields(probe.default_params)}
+        static = {k: v for k, v in extra.items() if k not in fields}
+        numeric = {k: v for k, v in extra.items() if k in fields}
+        strategy = strategies.make(name, num_particles=num_particles, pop_size=pop_size, dim=dim, **static) \
+            if static else probe
+        params = strategy.default_params.replace(**numeric)
+        if hasattr(strategy, "check_params"):
+            strategy.check_params(params)
+    except TypeError as exc:
+        raise ConfigError(f"strategy {name!r}: unknown option ({exc})") from None
+    except ValueError as exc:
+        raise ConfigError(f"strategy.{exc}" if not str(exc).startswith("unknown") else str(exc)) from None
+    return strategy, params
+
+
+def build(cfg: DictConfig) -> RunSpec:
+    """Validate `cfg` and build the run's objects (no compilation happens here)."""
+    num_seeds = _positive_int(cfg, "seeds")
+    generations = _positive_int(cfg, "generations")
+    episodes = _positive_int(cfg, "episodes")
+    chunk = _positive_int(cfg, "chunk")
+    validation_episodes = _positive_int(cfg, "validation_episodes")
+    checkpoint_every = _positive_int(cfg, "checkpoint_every")
+    seed_offset = _positive_int(cfg, "seed_offset", minimum=0)
+    init_scale = _finite(cfg, "init_scale", positive=True)
+    solve_threshold = _finite(cfg, "env.solve_threshold")
+    env = make_env(cfg.env)
+    policy = make_policy(cfg.policy, env)
+    strategy, params = make_strategy(cfg.strategy, policy.num_params)
+    logger = OmegaConf.select(cfg, "logger.name")
+    if logger not in ("none", "wandb"):
+        raise ConfigError(f"logger.name={logger!r} is invalid; allowed: none, wandb")
+    mode = OmegaConf.select(cfg, "logger.mode")
+    if logger == "wandb" and mode not in ("offline", "online", "disabled"):
+        raise ConfigError(f"logger.mode={mode!r} is invalid; allowed: offline, online, disabled")
+    resuming = cfg.get("resume") not in (None, "")
+    run_dir = str(cfg.resume if resuming else cfg.out_dir)
+    if not run_dir:
+        raise ConfigError("out_dir is empty; give a directory for the run")
+    if not resuming and os.path.exists(os.path.join(run_dir, "summary.json")):
+        raise ConfigError(f"out_dir={run_dir!r} already holds a finished run; choose another out_dir")
+    return RunSpec(
+        env=env, env_name=str(cfg.env.name), policy=policy, strategy=strategy,
+        strategy_name=str(cfg.strategy.name), strategy_params=params, run_dir=run_dir,
+        resuming=resuming, num_seeds=num_seeds, seed_offset=seed_offset, generations=generations,
+        episodes=episodes, chunk=chunk, early_stop=bool(cfg.early_stop),
+        validation_episodes=validation_episodes, init_scale=init_scale,
+        solve_threshold=solve_threshold, write_report=bool(cfg.report),
+        progress_bar=bool(cfg.progress), checkpoint_every=checkpoint_every,
+    )

@@ -1,0 +1,140 @@
+"""RBF kernel, bandwidth rules, Stein repulsion and repulsion-strength schedules.
+
+Conventions (used by every strategy in :mod:`policysearch.strategies`):
+
+* RBF kernel with bandwidth ``h`` (a standard deviation, as evosax >= 2025 uses it):
+  ``k(x, y) = exp(-||x - y||^2 / (2 h^2))``.
+* Median heuristic (Liu & Wang 2016): ``h^2 = med^2 / (2 log(n + 1))`` where ``med`` is the
+  median of the ``n (n - 1) / 2`` pairwise Euclidean distances between the ``n`` particles.
+* ``K[j, i] = k(x_j, x_i)``; the repulsion on particle ``i`` is
+  ``sum_j grad_{x_j} k(x_j, x_i) = sum_j K[j, i] (x_i - x_j) / h^2`` (no ``1/n``; callers scale).
+* gamma schedules are pure functions of the normalised time ``t = generation / T`` in ``[0, 1]``
+  (clipped) and the horizon ``T``; they return the factor that multiplies the scale ``alpha``.
+
+All functions are pure jnp code: jit / vmap / grad friendly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "BANDWIDTH_RULES",
+    "SCHEDULES",
+    "check_bandwidth_rule",
+    "check_schedule",
+    "rbf_kernel",
+    "pairwise_sq_dists",
+    "kernel_matrix",
+    "median_bandwidth",
+    "bandwidth",
+    "repulsion",
+    "svgd_direction",
+    "gamma_schedule",
+]
+
+BANDWIDTH_RULES = ("median", "fixed")
+SCHEDULES = ("constant", "inverse", "log", "linear")
+
+# Floor for h^2: all particles identical gives med = 0; the repulsion is then exactly 0
+# (x_i - x_j = 0) instead of 0/0.
+_MIN_H2 = 1e-20
+
+
+def check_bandwidth_rule(rule: str) -> str:
+    if rule not in BANDWIDTH_RULES:
+        raise ValueError(f"unknown bandwidth rule {rule!r}; valid rules: {', '.join(BANDWIDTH_RULES)}")
+    return rule
+
+
+def check_schedule(name: str) -> str:
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown gamma schedule {name!r}; valid schedules: {', '.join(SCHEDULES)}")
+    return name
+
+
+def rbf_kernel(x: jax.Array, y: jax.Array, h: jax.Array | float) -> jax.Array:
+    """``exp(-||x - y||^2 / (2 h^2))`` for single points (vmap for batches)."""
+    return jnp.exp(-0.5 * jnp.sum(jnp.square(x - y), axis=-1) / jnp.square(h))
+
+
+def pairwise_sq_dists(x: jax.Array) -> jax.Array:
+    """``D[j, i] = ||x_j - x_i||^2`` for ``x`` of shape ``[n, d]`` (exact differences, symmetric)."""
+    diff = x[:, None, :] - x[None, :, :]
+    return jnp.sum(jnp.square(diff), axis=-1)
+
+
+def kernel_matrix(x: jax.Array, h: jax.Array | float) -> jax.Array:
+    """``K[j, i] = k(x_j, x_i)`` for ``x`` of shape ``[n, d]``."""
+    return jnp.exp(-0.5 * pairwise_sq_dists(x) / jnp.square(h))
+
+
+def median_bandwidth(x: jax.Array) -> jax.Array:
+    """Median heuristic ``h = med / sqrt(2 log(n + 1))`` over distinct pairs of ``x[n, d]``.
+
+    Needs ``n >= 2``. Returns a float scalar ``h >= 0`` (0 when all particles coincide).
+    """
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"median bandwidth needs at least 2 particles, got {n}")
+    iu, ju = jnp.triu_indices(n, k=1)
+    d = jnp.sqrt(pairwise_sq_dists(x)[iu, ju])
+    med = jnp.median(d)
+    return med / math.sqrt(2.0 * math.log(n + 1.0))
+
+
+def bandwidth(x: jax.Array, rule: str, fixed_h: jax.Array | float) -> jax.Array:
+    """Bandwidth ``h`` by ``rule`` ("median" or "fixed" -> ``fixed_h``), floored to stay finite."""
+    check_bandwidth_rule(rule)
+    if rule == "median":
+        h = median_bandwidth(x)
+    else:
+        h = jnp.asarray(fixed_h, dtype=x.dtype)
+    return jnp.sqrt(jnp.maximum(jnp.square(h), _MIN_H2))
+
+
+def repulsion(x: jax.Array, h: jax.Array | float) -> jax.Array:
+    """``R[i] = sum_j grad_{x_j} k(x_j, x_i) = sum_j k(x_j, x_i) (x_i - x_j) / h^2``; shape ``[n, d]``."""
+    K = kernel_matrix(x, h)  # K[j, i]
+    # sum_j K[j, i] (x_i - x_j) = x_i * sum_j K[j, i] - sum_j K[j, i] x_j
+    diff = x[None, :, :] - x[:, None, :]  # diff[j, i] = x_i - x_j
+    return jnp.sum(K[:, :, None] * diff, axis=0) / jnp.square(h)
+
+
+def svgd_direction(
+    x: jax.Array, grad_logp: jax.Array, h: jax.Array | float, repulsion_scale: jax.Array | float = 1.0
+) -> jax.Array:
+    """SVGD field ``phi(x_i) = 1/n sum_j [k(x_j, x_i) grad log p(x_j) + c grad_{x_j} k(x_j, x_i)]``.
+
+    ``x`` and ``grad_logp`` are ``[n, d]``; ``c = repulsion_scale`` (1 for plain SVGD).
+    """
+    n = x.shape[0]
+    K = kernel_matrix(x, h)
+    drive = K.T @ grad_logp  # [i] = sum_j K[j, i] grad_j
+    return (drive + repulsion_scale * repulsion(x, h)) / n
+
+
+def gamma_schedule(name: str, t: jax.Array | float, T: jax.Array | float) -> jax.Array:
+    """Repulsion factor at normalised time ``t`` (clipped to ``[0, 1]``) for a run of ``T`` generations.
+
+    * ``constant``: 1.
+    * ``inverse``:  ``T / (g + 1)`` with ``g = t T`` (evosax example's ``alpha_t = T/(t+1)``):
+      starts at ``T``, decays to ``~1`` at the end.
+    * ``log``: ``max(log(T / g), 1)`` with ``g = max(t T, 1)``: starts at ``log T``, is 1 from
+      ``g >= T / e`` on.
+    * ``linear``: ``1 - t``: decays linearly from 1 to 0.
+    """
+    check_schedule(name)
+    T = jnp.maximum(jnp.asarray(T, dtype=jnp.float32), 1.0)
+    t = jnp.clip(jnp.asarray(t, dtype=jnp.float32), 0.0, 1.0)
+    if name == "constant":
+        return jnp.ones_like(t)
+    if name == "inverse":
+        return T / (t * T + 1.0)
+    if name == "log":
+        g = jnp.maximum(t * T, 1.0)
+        return jnp.maximum(jnp.log(T / g), 1.0)
+    return 1.0 - t  # linear

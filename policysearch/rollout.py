@@ -1,0 +1,115 @@
+"""Fitness of flat policy parameters on an environment: the one rollout path of the project.
+
+`episode` runs one episode under `lax.scan` for the env's full time limit; rewards stop
+accumulating after termination or truncation (no auto-reset mid-episode). Everything else
+(populations, several episodes, trajectories for reports) is vmap around it.
+"""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from .policy import MLPPolicy, ObsNormState
+
+WORST_RETURN = -1e10  # used when no return in a batch is finite
+
+
+@flax.struct.dataclass
+class RolloutResult:
+    returns: jax.Array  # [N] mean return over episodes, non-finite mapped to the worst value
+    nan_count: jax.Array  # int32: how many of the N returns were NaN/inf
+    obs_mean: jax.Array  # [obs] mean of the observations visited (alive steps only)
+    obs_var: jax.Array  # [obs]
+    obs_count: jax.Array  # number of observations those statistics cover
+    episode_length: jax.Array  # [N] mean number of steps before termination/truncation
+
+
+def episode(env, policy: MLPPolicy, flat, reset_key, obs_stats=None, record=False, max_steps=None):
+    """One episode of `policy` (flat params) from `env.reset(reset_key)`.
+
+    Returns (total_reward, length, obs_sum, obs_sq_sum, trajectory) where trajectory is
+    (observations[T, obs], actions[T, ...], alive[T]) when `record` else None.
+    """
+    steps = int(max_steps or env.max_episode_steps)
+    obs, state = env.reset(reset_key)
+
+    def step(carry, _):
+        obs, state, total, done, length, osum, osq = carry
+        alive = ~done
+        action = policy.act(flat, obs, obs_stats)
+        next_obs, next_state, reward, terminated, truncated = env.step(state, action)
+        total = total + jnp.where(alive, reward, 0.0)
+        length = length + alive.astype(jnp.int32)
+        w = alive.astype(jnp.float32)
+        osum, osq = osum + w * obs, osq + w * obs * obs
+        done = done | terminated | truncated
+        out = (obs, action, alive) if record else None
+        return (next_obs, next_state, total, done, length, osum, osq), out
+
+    zeros = jnp.zeros_like(obs, dtype=jnp.float32)
+    init = (obs, state, jnp.float32(0.0), jnp.bool_(False), jnp.int32(0), zeros, zeros)
+    (_, _, total, _, length, osum, osq), traj = jax.lax.scan(step, init, None, length=steps)
+    return total, length, osum, osq, traj
+
+
+def replace_nonfinite(returns):
+    """Map NaN/inf returns to the worst value (1 below the worst finite one); count them."""
+    finite = jnp.isfinite(returns)
+    worst_finite = jnp.min(jnp.where(finite, returns, jnp.inf))
+    worst = jnp.where(jnp.any(finite), worst_finite - 1.0, WORST_RETURN)
+    return jnp.where(finite, returns, worst), jnp.sum(~finite).astype(jnp.int32)
+
+
+def make_population_evaluator(env, policy: MLPPolicy, num_episodes: int = 1, max_steps=None):
+    """Build `evaluate(flat[N, d], key, obs_stats) -> RolloutResult`.
+
+    Common random numbers: all N policies see the same `num_episodes` initial states, drawn
+    from `key` (use a fresh key per generation for a fresh draw).
+    """
+    if int(num_episodes) < 1:
+        raise ValueError(f"num_episodes must be >= 1, got {num_episodes}")
+
+    def per_policy(flat, reset_keys, obs_stats):
+        run = lambda k: episode(env, policy, flat, k, obs_stats, max_steps=max_steps)[:4]
+        return jax.vmap(run)(reset_keys)
+
+    def evaluate(flat_params, key, obs_stats: ObsNormState | None = None) -> RolloutResult:
+        reset_keys = jax.random.split(key, num_episodes)
+        totals, lengths, osum, osq = jax.vmap(per_policy, in_axes=(0, None, None))(
+            flat_params, reset_keys, obs_stats
+        )
+        returns, nan_count = replace_nonfinite(jnp.mean(totals, axis=1))
+        count = jnp.sum(lengths).astype(jnp.float32)
+        safe = jnp.maximum(count, 1.0)
+        mean = jnp.sum(osum, axis=(0, 1)) / safe
+        var = jnp.maximum(jnp.sum(osq, axis=(0, 1)) / safe - mean**2, 0.0)
+        return RolloutResult(
+            returns=returns,
+            nan_count=nan_count,
+            obs_mean=mean,
+            obs_var=var,
+            obs_count=count,
+            episode_length=jnp.mean(lengths.astype(jnp.float32), axis=1),
+        )
+
+    return evaluate
+
+
+def record_trajectories(env, policy: MLPPolicy, flat_params, reset_keys, obs_stats=None, max_steps=None):
+    """Trajectories of several policies from shared initial states (for reports).
+
+    Returns dict of arrays with leading axes [N, E, T]: observations, actions, alive, and
+    returns [N, E].
+    """
+
+    def one(flat, key):
+        total, _, _, _, (obs, act, alive) = episode(
+            env, policy, flat, key, obs_stats, record=True, max_steps=max_steps
+        )
+        return total, obs, act, alive
+
+    per_policy = lambda flat: jax.vmap(lambda k: one(flat, k))(reset_keys)
+    totals, obs, act, alive = jax.jit(jax.vmap(per_policy))(flat_params)
+    return {"returns": totals, "observations": obs, "actions": act, "alive": alive}
