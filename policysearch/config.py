@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 # keys that may differ between a run and its resume
 RESUME_CHANGEABLE = ("resume", "generations", "logger", "report", "progress", "early_stop",
-                     "checkpoint_every")
+                     "early_stop_margin", "checkpoint_every")
 STRATEGY_SIZE_KEYS = ("name", "num_particles", "pop_size")
 
 
@@ -41,6 +41,7 @@ class RunSpec:
     episodes: int
     chunk: int
     early_stop: bool
+    early_stop_margin: float
     validation_episodes: int
     init_scale: float
     solve_threshold: float
@@ -94,8 +95,12 @@ def make_policy(policy_cfg, env):
         raise ConfigError(f"policy: {exc}") from None
 
 
-def make_strategy(strategy_cfg, dim: int):
-    """(strategy, params) from a strategy config group entry and the search dimension."""
+def make_strategy(strategy_cfg, dim: int, generations: int | None = None):
+    """(strategy, params) from a strategy config group entry and the search dimension.
+
+    null values mean "the library default". `num_generations` (the gamma(t) horizon) defaults
+    to the run's number of generations.
+    """
     from . import strategies
 
     s = OmegaConf.to_container(strategy_cfg, resolve=True) if isinstance(strategy_cfg, DictConfig) \
@@ -103,12 +108,17 @@ def make_strategy(strategy_cfg, dim: int):
     name = s.get("name")
     num_particles = s.get("num_particles")
     pop_size = s.get("pop_size")
-    extra = {k: v for k, v in s.items() if k not in STRATEGY_SIZE_KEYS}
+    extra = {k: v for k, v in s.items() if k not in STRATEGY_SIZE_KEYS and v is not None}
     try:
         probe = strategies.make(name, num_particles=num_particles, pop_size=pop_size, dim=dim)
         fields = {f.name for f in dataclasses.fields(probe.default_params)}
         static = {k: v for k, v in extra.items() if k not in fields}
         numeric = {k: v for k, v in extra.items() if k in fields}
+        for k, v in numeric.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"strategy.{k}={v!r} is invalid: must be a number")
+        if generations is not None and "num_generations" in fields:
+            numeric.setdefault("num_generations", float(generations))
         strategy = strategies.make(name, num_particles=num_particles, pop_size=pop_size, dim=dim, **static) \
             if static else probe
         params = strategy.default_params.replace(**numeric)
@@ -134,7 +144,7 @@ def build(cfg: DictConfig) -> RunSpec:
     solve_threshold = _finite(cfg, "env.solve_threshold")
     env = make_env(cfg.env)
     policy = make_policy(cfg.policy, env)
-    strategy, params = make_strategy(cfg.strategy, policy.num_params)
+    strategy, params = make_strategy(cfg.strategy, policy.num_params, generations)
     logger = OmegaConf.select(cfg, "logger.name")
     if logger not in ("none", "wandb"):
         raise ConfigError(f"logger.name={logger!r} is invalid; allowed: none, wandb")
@@ -152,6 +162,7 @@ def build(cfg: DictConfig) -> RunSpec:
         strategy_name=str(cfg.strategy.name), strategy_params=params, run_dir=run_dir,
         resuming=resuming, num_seeds=num_seeds, seed_offset=seed_offset, generations=generations,
         episodes=episodes, chunk=chunk, early_stop=bool(cfg.early_stop),
+        early_stop_margin=_finite(cfg, "early_stop_margin"),
         validation_episodes=validation_episodes, init_scale=init_scale,
         solve_threshold=solve_threshold, write_report=bool(cfg.report),
         progress_bar=bool(cfg.progress), checkpoint_every=checkpoint_every,

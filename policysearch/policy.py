@@ -155,10 +155,14 @@ class MLPPolicy:
 
     # -- acting --------------------------------------------------------------------------
     def act(self, flat, obs, obs_stats: ObsNormState | None = None):
-        """Action for one observation (vmap for batches)."""
+        """Action for one observation (vmap for batches); `flat` is a flat parameter vector."""
+        return self.act_params(self.unflatten(flat), obs, obs_stats)
+
+    def act_params(self, params, obs, obs_stats: ObsNormState | None = None):
+        """Like `act` with an already unflattened parameter pytree (hoist out of loops)."""
         if self.normalize_observations and obs_stats is not None:
             obs = obs_stats.normalize(obs)
-        out = self.module.apply(self.unflatten(flat), obs)
+        out = self.module.apply(params, obs)
         if self.discrete:
             return jnp.argmax(out).astype(jnp.int32)
         low = jnp.asarray(self.action_low, jnp.float32)

@@ -34,16 +34,19 @@ def episode(env, policy: MLPPolicy, flat, reset_key, obs_stats=None, record=Fals
     """
     steps = int(max_steps or env.max_episode_steps)
     obs, state = env.reset(reset_key)
+    params = policy.unflatten(flat)  # once per episode, not per step
+    track_obs = policy.normalize_observations
 
     def step(carry, _):
         obs, state, total, done, length, osum, osq = carry
         alive = ~done
-        action = policy.act(flat, obs, obs_stats)
+        action = policy.act_params(params, obs, obs_stats)
         next_obs, next_state, reward, terminated, truncated = env.step(state, action)
         total = total + jnp.where(alive, reward, 0.0)
         length = length + alive.astype(jnp.int32)
-        w = alive.astype(jnp.float32)
-        osum, osq = osum + w * obs, osq + w * obs * obs
+        if track_obs:  # statistics for observation normalisation, alive steps only
+            w = alive.astype(jnp.float32)
+            osum, osq = osum + w * obs, osq + w * obs * obs
         done = done | terminated | truncated
         out = (obs, action, alive) if record else None
         return (next_obs, next_state, total, done, length, osum, osq), out

@@ -165,7 +165,8 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
         progress.update(generation, best_so_far, evals_per_s)
         if spec.early_stop and bool(np.all(np.asarray(carry.first_solved_generation) != NEVER)):
             validated = runner.validate(carry, validation_key)
-            if bool(np.all(np.max(np.asarray(validated[1]), axis=1) >= spec.solve_threshold)):
+            margin = spec.solve_threshold + spec.early_stop_margin
+            if bool(np.all(np.max(np.asarray(validated[1]), axis=1) >= margin)):
                 stopped_early = generation < total
                 break
             validated = None

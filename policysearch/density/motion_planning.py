@@ -6,12 +6,13 @@ and goal ``w_{K+1}``; ``x = (w_1, ..., w_K)`` flattened, ``dim = 2K``.
 
     log p(x) = -E_smooth(x) - E_obstacle(x)            (unnormalised)
     E_smooth   = sum_{k=0}^{K} ||w_{k+1} - w_k||^2 / (2 s^2)
-    E_obstacle = lam * sum_{points q on the path} sum_o exp(-||q - c_o||^2 / (2 r_o^2))
+    E_obstacle = lam * sum_{points q on the path} sum_o softplus((r_o - ||q - c_o||) / tau)
 
 ``E_smooth`` alone is a Gaussian (a discrete Brownian bridge from start to goal: mean on the
 straight line, precision (1/s^2) * tridiag(-1, 2, -1) per coordinate); it is the *prior* of the
 tempered-SMC ground truth, and exact samples of it are available (:meth:`sample_prior`).
-The obstacle term is evaluated at the waypoints and at ``points_per_segment - 1`` interior
+The obstacle term is a smoothed hinge: ~ lam (r_o - d)/tau inside disc o (its gradient pushes
+straight out of the disc), ~ 0 a few tau outside. It is evaluated at the waypoints and at ``points_per_segment - 1`` interior
 points of every segment, so a path cannot jump over an obstacle between two waypoints.
 
 Modes: a path passes each obstacle either on the left or the right; the homotopy class is the
@@ -23,8 +24,6 @@ docs/figures/density/motion_planning_modes.png).
 """
 
 from __future__ import annotations
-
-import math
 
 import jax
 import jax.numpy as jnp
@@ -39,16 +38,18 @@ class MotionPlanning(Target):
     ground_truth_method = "smc"
 
     def __init__(self, num_waypoints: int = 6, start=(-5.0, 0.0), goal=(5.0, 0.0),
-                 obstacles=((-1.8, 0.3, 1.0), (1.8, -0.3, 1.0)),
-                 smooth_std: float = 0.9, obstacle_weight: float = 6.0,
+                 obstacles=((-2.0, 0.6, 1.0), (2.0, -0.6, 1.0)),
+                 smooth_std: float = 0.9, obstacle_weight: float = 1.0,
+                 obstacle_softness: float = 0.2,
                  points_per_segment: int = 4, name: str = "motion_planning",
                  init_std: float = 0.5):
         if num_waypoints < 1:
             raise ValueError(f"num_waypoints must be >= 1, got {num_waypoints}")
-        if smooth_std <= 0 or obstacle_weight < 0 or points_per_segment < 1:
-            raise ValueError("smooth_std must be > 0, obstacle_weight >= 0, "
-                             f"points_per_segment >= 1; got {smooth_std}, {obstacle_weight}, "
-                             f"{points_per_segment}")
+        if (smooth_std <= 0 or obstacle_weight < 0 or points_per_segment < 1
+                or obstacle_softness <= 0):
+            raise ValueError("smooth_std and obstacle_softness must be > 0, obstacle_weight >= 0, "
+                             f"points_per_segment >= 1; got {smooth_std}, {obstacle_softness}, "
+                             f"{obstacle_weight}, {points_per_segment}")
         obs = np.asarray(obstacles, np.float64).reshape(-1, 3)
         if np.any(obs[:, 2] <= 0):
             raise ValueError(f"obstacle radii must be > 0, got {obs[:, 2]}")
@@ -60,6 +61,7 @@ class MotionPlanning(Target):
         self._obs = obs
         self.smooth_std = float(smooth_std)
         self.obstacle_weight = float(obstacle_weight)
+        self.obstacle_softness = float(obstacle_softness)
         self.points_per_segment = int(points_per_segment)
         self.init_std = float(init_std)
         self.num_modes = 2 ** len(obs)
@@ -81,6 +83,7 @@ class MotionPlanning(Target):
     def params(self):
         return {"K": self.K, "start": self._start, "goal": self._goal, "obstacles": self._obs,
                 "smooth_std": self.smooth_std, "obstacle_weight": self.obstacle_weight,
+                "obstacle_softness": self.obstacle_softness,
                 "points_per_segment": self.points_per_segment}
 
     @property
@@ -107,8 +110,9 @@ class MotionPlanning(Target):
 
     def obstacle_energy(self, x):
         q = self.dense_path(x)
-        d2 = jnp.sum((q[:, None, :] - self.centres[None]) ** 2, axis=-1)
-        return self.obstacle_weight * jnp.sum(jnp.exp(-0.5 * d2 / self.radii**2))
+        d = jnp.sqrt(jnp.sum((q[:, None, :] - self.centres[None]) ** 2, axis=-1) + 1e-12)
+        return self.obstacle_weight * jnp.sum(
+            jax.nn.softplus((self.radii - d) / self.obstacle_softness))
 
     def log_prior(self, x):
         """Smoothness part (a Gaussian, unnormalised)."""
@@ -156,8 +160,3 @@ class MotionPlanning(Target):
         return ["-".join("below" if (c >> o) & 1 else "above" for o in range(n))
                 for c in range(self.num_modes)]
 
-
-def _check():  # pragma: no cover - manual sanity helper
-    t = MotionPlanning()
-    x = t.prior_mean
-    print(t.log_prob(x), t.homotopy_class(x), math.pi)

@@ -1,0 +1,305 @@
+"""Stein Variational CMA-ES (Braun, Lange & Toussaint), REFERENCE.md section 1.
+
+rho particles, each with its own CMA-ES search distribution N(x_i, sigma_i^2 C_i) and paths.
+One generation (``ask`` then ``tell``):
+
+1. sample m offspring per particle, xi_il ~ N(x_i, sigma_i^2 C_i) (independent key per particle);
+2. rank within each particle's own sub-population, Hansen's recombination weights w_il;
+3. driving force: the particle's own CMA step sum_l w_il^+ (xi_il - x_i)  (not kernel-smoothed);
+4. repulsion: gamma(t)/rho * sum_j grad_{x_j} k(x_j, x_i) over particle means;
+5. x_i += driving + repulsion; the combined step / sigma_i feeds p_sigma and p_c (hence sigma_i);
+   the rank-mu term uses the raw offspring steps.
+
+The CMA-ES arithmetic (weights and learning rates, path, step-size and covariance updates,
+eigendecomposition) is evosax 0.3.2's ``CMA_ES``, called per particle under ``vmap``; this
+module only adds the repulsion, the bandwidth rule, the gamma(t) schedule and a lazy
+(staggered) eigendecomposition. With ``eigen_interval=1``, ``bandwidth="fixed"`` and
+``schedule="constant"`` the update equals evosax ``SV_CMA_ES`` (tested); without repulsion it
+is rho independent evosax ``CMA_ES`` runs (tested). ``CMAES`` (cma_es.py) and ``MPCMAES`` are
+this same class with the repulsion switched off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from evosax.algorithms.distribution_based.cma_es import CMA_ES as _EvosaxCMAES
+from evosax.algorithms.distribution_based.cma_es import eigen_decomposition
+from flax import struct
+
+from policysearch import kernels
+from policysearch.strategies import base
+
+__all__ = ["SVCMAESParams", "SVCMAESState", "SVCMAES", "MPCMAES", "DEFAULT_SCHEDULE",
+           "DEFAULT_BANDWIDTH", "DEFAULT_ALPHA"]
+
+# Defaults chosen with benchmarks/gmm_coverage.py; see docs/strategies.md ("Strategies").
+DEFAULT_SCHEDULE = "inverse"
+DEFAULT_BANDWIDTH = "median"
+DEFAULT_ALPHA = 1.0
+
+
+@struct.dataclass
+class SVCMAESParams:
+    """Numeric hyperparameters (traced: changing them does not recompile).
+
+    sigma_init: initial step size of every particle.
+    alpha: repulsion scale; gamma(t) = alpha * schedule(t / num_generations).
+    kernel_std: RBF bandwidth h used when the strategy's ``bandwidth == "fixed"``.
+    num_generations: horizon T of the gamma schedule (set it to the run length).
+    cma: evosax ``CMA_ES`` parameters (recombination weights, learning rates, damping, std_min/max).
+    """
+
+    sigma_init: jax.Array
+    alpha: jax.Array
+    kernel_std: jax.Array
+    num_generations: jax.Array
+    cma: Any
+
+
+@struct.dataclass
+class SVCMAESState:
+    mean: jax.Array  # [rho, d]
+    sigma: jax.Array  # [rho]
+    p_sigma: jax.Array  # [rho, d]
+    p_c: jax.Array  # [rho, d]
+    C: jax.Array  # [rho, d, d]
+    B: jax.Array  # [rho, d, d]
+    D: jax.Array  # [rho, d]
+    generation: jax.Array  # int32 scalar, counts tells
+    best_solution: jax.Array  # [d]
+    best_fitness: jax.Array  # scalar
+    particle_best_solution: jax.Array  # [rho, d]
+    particle_best_fitness: jax.Array  # [rho]
+    bandwidth: jax.Array  # h used by the last tell (nan before / without repulsion)
+    gamma: jax.Array  # gamma(t) used by the last tell
+    params: SVCMAESParams
+
+
+def _resolve_eigen_interval(value: Any, dim: int, c_1: float, c_mu: float) -> int:
+    if value == "auto":
+        # pycma / purecma lazy gap: 0.5 * N * lambda / (c1 + cmu) / N^2 evaluations
+        # = 0.5 / (N (c1 + cmu)) generations.
+        return max(1, int(math.floor(0.5 / (dim * (c_1 + c_mu)))))
+    return base.check_int("eigen_interval", value, 1, " or 'auto'")
+
+
+@dataclasses.dataclass(frozen=True)
+class SVCMAES:
+    """SV-CMA-ES on flat vectors. Static: sizes and choices; numeric: ``params`` in the state.
+
+    Args:
+      num_particles: rho >= 2 (>= 1 when ``repulsion=False``).
+      pop_size: offspring per particle m >= 2.
+      dim: search-space dimension d >= 1.
+      schedule: gamma(t) schedule, one of ``kernels.SCHEDULES``.
+      bandwidth: ``"median"`` (heuristic over particle means, every generation) or ``"fixed"``
+        (``params.kernel_std``).
+      eigen_interval: recompute a particle's eigendecomposition every k generations (int >= 1)
+        or ``"auto"`` (pycma's lazy gap ``floor(0.5 / (d (c1 + cmu)))``, at least 1). Particles
+        are staggered (particle i refreshes when generation % k == i % k), so the saving holds
+        under vmap over seeds too. k = 1 reproduces evosax exactly.
+      repulsion: False gives rho independent CMA-ES runs (gamma = 0), used by MPCMAES / CMAES.
+    """
+
+    num_particles: int
+    pop_size: int
+    dim: int
+    schedule: str = DEFAULT_SCHEDULE
+    bandwidth: str = DEFAULT_BANDWIDTH
+    eigen_interval: int | str = "auto"
+    repulsion: bool = True
+
+    def __post_init__(self):
+        min_particles = 2 if self.repulsion else 1
+        what = " (the kernel needs at least 2 particles)" if self.repulsion else ""
+        base.check_int("num_particles", self.num_particles, min_particles, what)
+        base.check_int("pop_size", self.pop_size, 2)
+        base.check_int("dim", self.dim, 1)
+        kernels.check_schedule(self.schedule)
+        kernels.check_bandwidth_rule(self.bandwidth)
+        if not (self.eigen_interval == "auto" or isinstance(self.eigen_interval, int)):
+            raise ValueError(
+                f"eigen_interval={self.eigen_interval!r} is invalid: must be an integer >= 1 or 'auto'"
+            )
+        evo = _EvosaxCMAES(population_size=self.pop_size, solution=jnp.zeros((self.dim,), jnp.float32))
+        cma = jax.tree.map(lambda v: jnp.asarray(v, dtype=jnp.float32), evo.default_params)
+        object.__setattr__(self, "_evo", evo)
+        object.__setattr__(self, "_cma_default", cma)
+        object.__setattr__(
+            self,
+            "_interval",
+            _resolve_eigen_interval(self.eigen_interval, self.dim, float(cma.c_1), float(cma.c_mu)),
+        )
+
+    # ------------------------------------------------------------------ protocol
+    @property
+    def default_params(self) -> SVCMAESParams:
+        f32 = lambda v: jnp.asarray(v, dtype=jnp.float32)  # noqa: E731
+        return SVCMAESParams(
+            sigma_init=f32(1.0),
+            alpha=f32(DEFAULT_ALPHA if self.repulsion else 0.0),
+            kernel_std=f32(1.0),
+            num_generations=f32(100.0),
+            cma=self._cma_default,
+        )
+
+    @property
+    def eigen_interval_resolved(self) -> int:
+        return self._interval
+
+    def check_params(self, params: SVCMAESParams) -> None:
+        base.check_params_positive(params, ("sigma_init", "kernel_std", "num_generations"))
+        base.check_params_nonnegative(params, ("alpha",))
+
+    def init(self, key: jax.Array, x0: jax.Array, params: SVCMAESParams | None = None) -> SVCMAESState:
+        """``x0``: [num_particles, dim] (or [dim] when num_particles == 1). ``key`` is unused."""
+        del key
+        params = self.default_params if params is None else params
+        self.check_params(params)
+        x0 = base.prepare_x0(x0, self.num_particles, self.dim)
+        return self._init(x0, params)
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def _init(self, x0: jax.Array, params: SVCMAESParams) -> SVCMAESState:
+        rho, d = self.num_particles, self.dim
+        params = jax.tree.map(lambda v: jnp.asarray(v, dtype=jnp.float32), params)
+        eye = jnp.eye(d, dtype=jnp.float32)
+        return SVCMAESState(
+            mean=x0,
+            sigma=jnp.broadcast_to(params.sigma_init, (rho,)).astype(jnp.float32),
+            p_sigma=jnp.zeros((rho, d), jnp.float32),
+            p_c=jnp.zeros((rho, d), jnp.float32),
+            C=jnp.broadcast_to(eye, (rho, d, d)),
+            B=jnp.broadcast_to(eye, (rho, d, d)),
+            D=jnp.ones((rho, d), jnp.float32),
+            generation=jnp.asarray(0, jnp.int32),
+            bandwidth=jnp.asarray(jnp.nan, jnp.float32),
+            gamma=jnp.asarray(0.0, jnp.float32),
+            params=params,
+            **base.init_best(rho, d),
+        )
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def ask(self, key: jax.Array, state: SVCMAESState) -> tuple[jax.Array, SVCMAESState]:
+        """Offspring [num_particles, pop_size, dim]; refreshes (some) eigendecompositions first."""
+        state = self._refresh_eigen(state)
+        rho, m, d = self.num_particles, self.pop_size, self.dim
+        if rho == 1:
+            z = jax.random.normal(key, (1, m, d))  # as evosax CMA_ES (no split)
+        else:
+            keys = jax.random.split(key, rho)  # as evosax SV_ES
+            z = jax.vmap(lambda k: jax.random.normal(k, (m, d)))(keys)
+        y = jnp.einsum("rmk,rjk->rmj", z * state.D[:, None, :], state.B)  # (z diag(D)) B^T
+        offspring = state.mean[:, None, :] + state.sigma[:, None, None] * y
+        return offspring, state
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def tell(self, offspring: jax.Array, fitness: jax.Array, state: SVCMAESState) -> SVCMAESState:
+        """Update from ``fitness[num_particles, pop_size]`` of ``offspring`` (minimised; NaN = worst)."""
+        rho, m, d = self.num_particles, self.pop_size, self.dim
+        offspring = jnp.asarray(offspring, jnp.float32)
+        if offspring.shape != (rho, m, d):
+            raise ValueError(f"offspring has shape {offspring.shape}; expected {(rho, m, d)}")
+        fitness = base.sanitize_fitness(fitness)
+        if fitness.shape != (rho, m):
+            raise ValueError(f"fitness has shape {fitness.shape}; expected {(rho, m)}")
+        best = base.update_best(state, offspring, fitness)
+
+        evo, params = self._evo, state.params
+        cma = params.cma
+        # Recombination weights by rank within each particle's own sub-population.
+        w = cma.weights[base.ordinal_ranks(fitness)]  # [rho, m]
+        all_failed = jnp.all(jnp.isposinf(fitness), axis=-1, keepdims=True)
+        w = jnp.where(all_failed, 0.0, w)
+
+        mean, sigma = state.mean, state.sigma
+        y_k = (offspring - mean[:, None, :]) / sigma[:, None, None]  # raw steps ~ N(0, C)
+        y_w = jnp.einsum("rm,rmd->rd", jnp.where(w < 0.0, 0.0, w), y_k)  # driving force / sigma
+
+        if self.repulsion:
+            h = kernels.bandwidth(mean, self.bandwidth, params.kernel_std)
+            T = params.num_generations
+            t = state.generation.astype(jnp.float32) / T
+            gamma = params.alpha * kernels.gamma_schedule(self.schedule, t, T)
+            rep = (gamma / rho) * kernels.repulsion(mean, h)  # [rho, d], in x units
+            y_w = y_w + rep / sigma[:, None]
+        else:
+            h = jnp.asarray(jnp.nan, jnp.float32)
+            gamma = jnp.asarray(0.0, jnp.float32)
+
+        new_mean = mean + cma.c_mean * sigma[:, None] * y_w
+
+        # Paths, step size and covariance: evosax CMA_ES, per particle, fed the combined step.
+        c_inv_sqrt_y_w = jax.vmap(lambda B, D, y: B @ ((B.T @ y) / D))(state.B, state.D, y_w)
+        p_sigma = jax.vmap(evo.update_p_std, in_axes=(0, 0, None))(state.p_sigma, c_inv_sqrt_y_w, cma)
+        norm_p_sigma = jnp.linalg.norm(p_sigma, axis=-1)
+        new_sigma = jax.vmap(evo.update_std, in_axes=(0, 0, None))(sigma, norm_p_sigma, cma)
+        h_sigma = jax.vmap(evo.h_std, in_axes=(0, None, None))(norm_p_sigma, state.generation + 1, cma)
+        p_c = jax.vmap(evo.update_p_c, in_axes=(0, 0, 0, None))(state.p_c, h_sigma, y_w, cma)
+        delta_h = jax.vmap(evo.delta_h_std, in_axes=(0, None))(h_sigma, cma)
+        rank_one = jax.vmap(evo.rank_one)(p_c)
+        c_inv_sqrt_y_k = jax.vmap(lambda y, B, D: ((y @ B) * (1.0 / D)) @ B.T)(y_k, state.B, state.D)
+        rank_mu = jax.vmap(evo.rank_mu)(w, y_k, c_inv_sqrt_y_k)
+        C = jax.vmap(evo.update_C, in_axes=(0, 0, 0, 0, None))(state.C, delta_h, rank_one, rank_mu, cma)
+
+        return state.replace(
+            mean=new_mean,
+            sigma=new_sigma,
+            p_sigma=p_sigma,
+            p_c=p_c,
+            C=C,
+            generation=state.generation + 1,
+            bandwidth=jnp.asarray(h, jnp.float32),
+            gamma=jnp.asarray(gamma, jnp.float32),
+            **best,
+        )
+
+    def means(self, state: SVCMAESState) -> jax.Array:
+        return state.mean
+
+    def sigmas(self, state: SVCMAESState) -> jax.Array:
+        """Per-particle step size [num_particles]."""
+        return state.sigma
+
+    # ------------------------------------------------------------------ internals
+    def _refresh_eigen(self, state: SVCMAESState) -> SVCMAESState:
+        """evosax ``eigen_decomposition`` (symmetrise, clip, load, eigh) on due particles."""
+        k, rho = self._interval, self.num_particles
+        if k == 1:
+            C, B, D = jax.vmap(eigen_decomposition)(state.C)
+            return state.replace(C=C, B=B, D=D)
+        n_r = -(-rho // k)  # particles refreshed per generation: those with i % k == g % k
+        r = state.generation % k
+        idx = r + k * jnp.arange(n_r, dtype=jnp.int32)
+        valid = idx < rho
+
+        def refresh(s):
+            safe = jnp.minimum(idx, rho - 1)
+            C, B, D = jax.vmap(eigen_decomposition)(s.C[safe])
+            tgt = jnp.where(valid, idx, rho)  # out of range -> dropped
+            return s.replace(
+                C=s.C.at[tgt].set(C, mode="drop"),
+                B=s.B.at[tgt].set(B, mode="drop"),
+                D=s.D.at[tgt].set(D, mode="drop"),
+            )
+
+        if rho % k == 0:
+            return refresh(state)  # every generation refreshes exactly rho / k particles
+        return jax.lax.cond(jnp.any(valid), refresh, lambda s: s, state)
+
+
+def MPCMAES(num_particles: int, pop_size: int, dim: int, eigen_interval: int | str = "auto") -> SVCMAES:
+    """Kernel-free multi-population CMA-ES: SV-CMA-ES with gamma = 0 (rho independent CMA-ES runs)."""
+    return SVCMAES(
+        num_particles=num_particles,
+        pop_size=pop_size,
+        dim=dim,
+        eigen_interval=eigen_interval,
+        repulsion=False,
+    )
