@@ -52,11 +52,14 @@ def resolve_config(cfg: DictConfig, overrides: list[str]) -> DictConfig:
                 f"cannot change {key!r} (to {new!r}) when resuming {run_dir!r}; "
                 f"only these may change: {', '.join(RESUME_CHANGEABLE)}"
             )
-    merged = OmegaConf.to_container(saved, resolve=True)
-    for root in RESUME_CHANGEABLE:
-        if root in cfg and root != "resume":
-            merged[root] = OmegaConf.to_container(cfg[root], resolve=True) if isinstance(
-                cfg[root], DictConfig) else cfg[root]
+    merged = OmegaConf.create(OmegaConf.to_container(saved, resolve=True))
+    for ov in overrides:  # only what the user changed on this command line
+        key = ov.lstrip("+~").split("=", 1)[0]
+        if key.split(".", 1)[0] in RESUME_CHANGEABLE and key != "resume":
+            root = key.split(".", 1)[0]
+            value = cfg[root]
+            merged[root] = OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+    merged = OmegaConf.to_container(merged, resolve=True)
     merged["resume"] = run_dir
     merged["out_dir"] = run_dir
     return OmegaConf.create(merged)
@@ -215,17 +218,19 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     }
     _write_summary(run_dir, summary)
     print_results_table(summary)
+    report_metrics = {}
     if spec.write_report:
         try:
-            from .report import write_report
+            from .report import wandb_metrics, write_report
 
-            paths = write_report(run_dir)
-            logger.log_files(paths if isinstance(paths, (list, tuple)) else [os.path.join(run_dir, "report")])
+            write_report(run_dir)
+            report_metrics = wandb_metrics(run_dir)
+            logger.log_files([os.path.join(run_dir, "report")])
         except Exception as exc:  # noqa: BLE001 - a report failure never loses the run
             print(f"warning: report failed ({type(exc).__name__}: {exc})", file=sys.stderr)
     summary["wall_time_s"] = prior_wall + time.perf_counter() - t_start
     _write_summary(run_dir, summary)
-    logger.log_summary(summary)
+    logger.log_summary({**summary, "sweep_metric": sweep_metric(summary), **report_metrics})
     logger.finish()
     print(f"run directory: {run_dir}")
     return summary

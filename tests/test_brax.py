@@ -28,7 +28,8 @@ def env():
 
 @pytest.fixture(scope="module")
 def policy(env):
-    return MLPPolicy.for_env(env, hidden_sizes=(2,))
+    # normalize_observations: as recommended for Brax; also makes the rollout track obs stats
+    return MLPPolicy.for_env(env, hidden_sizes=(2,), normalize_observations=True)
 
 
 def constant_action_params(policy, bias):

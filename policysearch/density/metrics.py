@@ -182,7 +182,7 @@ def ksd(x, score_fn: Callable | None = None, scores=None, bandwidth=None,
 
 
 class ModeStats(NamedTuple):
-    coverage: float            # fraction of modes holding >= min_count samples
+    coverage: float            # fraction of modes (weight >= min_weight) with >= min_count samples
     covered: np.ndarray        # bool [K]
     mass: np.ndarray           # empirical fraction of samples per mode [K] (of all samples)
     mass_error: np.ndarray     # |mass - true weight| per mode [K]
@@ -190,9 +190,13 @@ class ModeStats(NamedTuple):
     unassigned: float          # fraction of samples with label -1
 
 
-def mode_stats(labels, weights, min_count: int = 1) -> ModeStats:
+def mode_stats(labels, weights, min_count: int = 1, min_weight: float = 0.0) -> ModeStats:
     """Mode coverage and per-mode mass error of a sample given its mode labels
-    (``target.mode_labels(x)``, -1 = no mode) and the true mode weights [K]."""
+    (``target.mode_labels(x)``, -1 = no mode) and the true mode weights [K].
+
+    Coverage counts only modes of weight >= ``min_weight`` (e.g. 0.01 to ignore classes that
+    carry no mass); ``tv`` is the total-variation distance between the empirical and true mode
+    masses, with "no mode" as an extra category of true weight 0."""
     lab = np.asarray(labels).ravel()
     w = np.asarray(weights, np.float64)
     k = len(w)
@@ -202,7 +206,9 @@ def mode_stats(labels, weights, min_count: int = 1) -> ModeStats:
     err = np.abs(mass - w)
     unassigned = float((lab < 0).sum() / n)
     covered = counts >= min_count
-    return ModeStats(float(covered.mean()), covered, mass, err,
+    relevant = w >= min_weight
+    cov = float(covered[relevant].mean()) if relevant.any() else 1.0
+    return ModeStats(cov, covered, mass, err,
                      float(0.5 * (err.sum() + unassigned)), unassigned)
 
 

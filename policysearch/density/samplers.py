@@ -33,6 +33,7 @@ __all__ = [
     "MCMCResult",
     "MCMC_KERNELS",
     "tempered_smc",
+    "make_tempered_smc",
     "SMCResult",
 ]
 
@@ -253,10 +254,19 @@ class SMCResult(NamedTuple):
 
 
 def tempered_smc(key, logprior_fn: Callable, loglikelihood_fn: Callable, prior_samples,
-                 target_ess: float = 0.5, num_mcmc_steps: int = 20,
-                 mutation: str = "rmh", step_scale: float = 1.0,
-                 num_integration_steps: int = 8, max_steps: int = 500,
-                 num_final_moves: int | None = None) -> SMCResult:
+                 **kwargs) -> SMCResult:
+    """Adaptive tempered SMC from p0 to p0 * L; see :func:`make_tempered_smc` for the options.
+    ``prior_samples`` [n, d] must be exact draws from p0."""
+    x0 = jnp.asarray(prior_samples, jnp.float32)
+    run = make_tempered_smc(logprior_fn, loglikelihood_fn, x0.shape[1], **kwargs)
+    return jax.jit(run)(key, x0)
+
+
+def make_tempered_smc(logprior_fn: Callable, loglikelihood_fn: Callable, dim: int,
+                      target_ess: float = 0.5, num_mcmc_steps: int = 20,
+                      mutation: str = "rmh", step_scale: float = 1.0,
+                      num_integration_steps: int = 8, max_steps: int = 500,
+                      num_final_moves: int | None = None) -> Callable:
     """Adaptive tempered SMC (blackjax ``adaptive_tempered_smc``) from a prior p0 to p0 * L.
 
     The next temperature is chosen so the ESS of the incremental weights is ``target_ess`` * n;
@@ -270,9 +280,11 @@ def tempered_smc(key, logprior_fn: Callable, loglikelihood_fn: Callable, prior_s
 
     At beta = 1 the particles are resampled once more and moved ``num_final_moves`` (default
     ``num_mcmc_steps``) further steps on the target, so the returned set is equally weighted
-    without duplicates. ``prior_samples`` [n, d] must be exact draws from p0."""
-    x0 = jnp.asarray(prior_samples, jnp.float32)
-    n, d = x0.shape
+    without duplicates.
+
+    Returns a pure function ``run(key, x0 [n, d]) -> SMCResult`` (jit / vmap it), ``x0`` exact
+    draws from p0."""
+    d = dim
     if num_final_moves is None:
         num_final_moves = num_mcmc_steps
     if mutation == "rmh":
@@ -323,6 +335,7 @@ def tempered_smc(key, logprior_fn: Callable, loglikelihood_fn: Callable, prior_s
         st, k, steps, logz, acc = jax.lax.while_loop(
             cond, body, (state, k, jnp.int32(0), jnp.float32(0.0), jnp.float32(0.0)))
         # final resampling + rejuvenation at beta = 1
+        n = st.weights.shape[0]
         k, kr, km = jax.random.split(k, 3)
         idx = blackjax.smc.resampling.systematic(kr, st.weights, n)
         parts = st.particles[idx]
@@ -344,6 +357,7 @@ def tempered_smc(key, logprior_fn: Callable, loglikelihood_fn: Callable, prior_s
         parts = jax.vmap(move)(jax.random.split(km, n), parts)
         return parts, st.weights, steps, logz, acc
 
-    state = smc_for(scale_of(x0)).init(x0)
-    parts, w, steps, logz, acc = jax.jit(run)(state, key)
-    return SMCResult(parts, w, steps, logz, acc)
+    def run_from(k, x):
+        return SMCResult(*run(smc_for(scale_of(x)).init(x), k))
+
+    return run_from

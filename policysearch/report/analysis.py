@@ -156,6 +156,13 @@ def observation_names(env) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # rollouts (the project's one rollout path)
 # --------------------------------------------------------------------------------------------
+_REPLAY_CACHE: dict = {}
+
+
+def _env_key(env):
+    return (type(env), tuple(sorted((k, repr(v)) for k, v in vars(env).items())))
+
+
 def replay(env, policy, params, obs_mean, obs_var, obs_count, episodes=REPORT_EPISODES, max_steps=None):
     """Trajectories of params[S, M, d] (seed s uses its own observation statistics) from the
     same `episodes` initial states; dict of arrays [S, M, E, T, ...] and returns [S, M, E]."""
@@ -165,15 +172,22 @@ def replay(env, policy, params, obs_mean, obs_var, obs_count, episodes=REPORT_EP
     from ..policy import ObsNormState
     from ..rollout import record_trajectories
 
-    keys = jax.random.split(jax.random.PRNGKey(REPORT_KEY), int(episodes))
+    key = (_env_key(env), policy, int(episodes), max_steps)
+    fn = _REPLAY_CACHE.get(key)
+    if fn is None:
+        keys = jax.random.split(jax.random.PRNGKey(REPORT_KEY), int(episodes))
+
+        def per_seed(p, st):
+            return record_trajectories(env, policy, p, keys, st, max_steps=max_steps)
+
+        fn = _REPLAY_CACHE[key] = jax.jit(jax.vmap(per_seed))
     stats = ObsNormState(mean=jnp.asarray(obs_mean, jnp.float32), var=jnp.asarray(obs_var, jnp.float32),
                          count=jnp.asarray(obs_count, jnp.float32))
-
-    def per_seed(p, st):
-        return record_trajectories(env, policy, p, keys, st, max_steps=max_steps)
-
-    out = jax.jit(jax.vmap(per_seed))(jnp.asarray(params, jnp.float32), stats)
+    out = fn(jnp.asarray(params, jnp.float32), stats)
     return {k: np.asarray(v) for k, v in jax.device_get(out).items()}
+
+
+_PROBE_CACHE: dict = {}
 
 
 def probe_actions(policy, params, probes, obs_mean, obs_var, obs_count):
@@ -183,12 +197,14 @@ def probe_actions(policy, params, probes, obs_mean, obs_var, obs_count):
 
     from ..policy import ObsNormState
 
+    fn = _PROBE_CACHE.get(policy)
+    if fn is None:
+        on_probes = jax.vmap(policy.act, in_axes=(None, 0, None))
+        per_particle = jax.vmap(on_probes, in_axes=(0, None, None))
+        fn = _PROBE_CACHE[policy] = jax.jit(jax.vmap(per_particle, in_axes=(0, 0, 0)))
     stats = ObsNormState(mean=jnp.asarray(obs_mean, jnp.float32), var=jnp.asarray(obs_var, jnp.float32),
                          count=jnp.asarray(obs_count, jnp.float32))
-    on_probes = jax.vmap(policy.act, in_axes=(None, 0, None))
-    per_particle = jax.vmap(on_probes, in_axes=(0, None, None))
-    per_seed = jax.vmap(per_particle, in_axes=(0, 0, 0))
-    out = jax.jit(per_seed)(jnp.asarray(params, jnp.float32), jnp.asarray(probes, jnp.float32), stats)
+    out = fn(jnp.asarray(params, jnp.float32), jnp.asarray(probes, jnp.float32), stats)
     return np.asarray(out)
 
 

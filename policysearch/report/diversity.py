@@ -9,9 +9,10 @@ float64. Inputs are *embeddings*: one row per particle. Three embeddings are use
 * **trajectories**: the observation traces of each particle from shared initial states,
   standardised per observation dimension, see :func:`trajectory_embedding`.
 
-Both behavioural embeddings are scaled so that the Euclidean distance between two rows is the
-**root-mean-square (RMS) difference** over probe states / time steps, so a distance has the same
-meaning whatever the number of probes, episodes or steps.
+Both behavioural embeddings are scaled so that the Euclidean distance between two rows is a
+**root-mean-square (RMS) difference**: the RMS over probe states (or over episodes and time steps)
+of the Euclidean distance between the two particles' normalised actions (or scaled observations)
+there. A distance thus has the same meaning whatever the number of probes, episodes or steps.
 
 Kernel and bandwidth rules (``k(x, y) = exp(-||x - y||^2 / (2 h^2))``, as in
 :mod:`policysearch.kernels`):
@@ -97,6 +98,10 @@ def _as_2d(x) -> np.ndarray:
     if x.ndim != 2:
         raise ValueError(f"expected an [n, d] array of embeddings, got shape {x.shape}")
     return x
+
+
+def _finite(x) -> np.ndarray:
+    return np.nan_to_num(_as_2d(x), nan=0.0, posinf=1e6, neginf=-1e6)
 
 
 def pairwise_distances(x) -> np.ndarray:
@@ -298,8 +303,9 @@ def forward_fill(observations, alive) -> np.ndarray:
 
 
 def trajectory_embedding(observations, alive, scale) -> np.ndarray:
-    """Rows ``[n, E * T * obs]`` such that Euclidean distance = RMS difference of the
-    forward-filled observation traces, each dimension divided by ``scale[obs]``.
+    """Rows ``[n, E * T * obs]`` such that Euclidean distance = RMS over (episode, step) of the
+    Euclidean distance between the forward-filled observations, each dimension divided by
+    ``scale[obs]``.
 
     ``observations [n, E, T, obs]`` from the same E initial states for every particle.
     """
@@ -318,9 +324,12 @@ def set_diversity(params, action_emb=None, traj_emb=None, outcome=None) -> dict:
 
     params [n, d]; action_emb / traj_emb from :func:`action_embedding` /
     :func:`trajectory_embedding`; outcome [n] bool (particle solves on the shared initial states)
-    keeps solving and failing particles in different behaviour clusters.
+    keeps solving and failing particles in different behaviour clusters. Non-finite entries (a
+    diverged policy) are replaced by 0 / +-1e6 so that a report never fails on them.
     """
-    params = _as_2d(params)
+    params = _finite(params)
+    action_emb = None if action_emb is None else _finite(action_emb)
+    traj_emb = None if traj_emb is None else _finite(traj_emb)
     n = params.shape[0]
     d_par = pairwise_distances(params)
     h_par = param_bandwidth(params, d_par)

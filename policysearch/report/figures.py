@@ -29,15 +29,29 @@ def _grid(n, w=3.0, h=2.4):
     plt = _plt()
     cols = max(1, min(MAX_COLS, n))
     rows = max(1, math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat
 
 
 def _save(fig, path):
-    fig.savefig(path, dpi=DPI)
+    """PNG at DPI, quantised to an adaptive 128-colour palette (several times smaller files for
+    the dense trajectory plots; visually the same)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=DPI, format="png")
     _plt().close(fig)
+    try:
+        from PIL import Image
+
+        buf.seek(0)
+        with Image.open(buf) as im:
+            im.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    except Exception:  # noqa: BLE001 - no Pillow / old Pillow: keep matplotlib's PNG
+        with open(path, "wb") as f:
+            f.write(buf.getvalue())
     return path
 
 
@@ -76,7 +90,6 @@ def learning_curves(analysis, path):
         ax.tick_params(labelsize=7)
     axes[0].set_ylabel("return", fontsize=8)
     axes[0].legend(fontsize=6, loc="lower right")
-    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -85,6 +98,17 @@ def _episode0(analysis, j):
     obs = a["observations"][j, :, 0]  # [N + 1, T, obs]
     alive = a["alive"][j, :, 0].astype(bool)
     return obs, alive
+
+
+def _traces(ax, xs, ys, colours, ends=True):
+    """One LineCollection for all particles (fast), plus end-of-episode dots."""
+    from matplotlib.collections import LineCollection
+
+    segs = [np.column_stack([x, y]) for x, y in zip(xs, ys)]
+    ax.add_collection(LineCollection(segs, colors=colours, linewidths=0.7, alpha=0.8))
+    if ends:
+        ax.scatter([x[-1] for x in xs], [y[-1] for y in ys], c=colours, s=4, zorder=3)
+    ax.autoscale_view()
 
 
 def phase_plane(analysis, path):
@@ -100,11 +124,10 @@ def phase_plane(analysis, path):
     fig, axes = _grid(len(seeds))
     for j, (ax, entry) in enumerate(zip(axes, seeds)):
         obs, alive = _episode0(analysis, j)
-        for i in range(n):
-            t = max(int(alive[i].sum()), 1)
-            ax.plot(obs[i, :t, 0], obs[i, :t, 1], color=_colour(a["labels"][j][i]), lw=0.7, alpha=0.8)
-            ax.plot(obs[i, t - 1, 0], obs[i, t - 1, 1], "o", color=_colour(a["labels"][j][i]), ms=2)
-        t = max(int(alive[n].sum()), 1)
+        lengths = [max(int(alive[i].sum()), 1) for i in range(n + 1)]
+        _traces(ax, [obs[i, :lengths[i], 0] for i in range(n)], [obs[i, :lengths[i], 1] for i in range(n)],
+                [_colour(a["labels"][j][i]) for i in range(n)])
+        t = lengths[n]
         ax.plot(obs[n, :t, 0], obs[n, :t, 1], "k--", lw=0.8)
         ax.plot(obs[n, 0, 0], obs[n, 0, 1], "k^", ms=4)
         if a.get("goal") is not None:
@@ -112,12 +135,12 @@ def phase_plane(analysis, path):
         if a["box"] is not None:
             ax.set_xlim(a["box"][0][0], a["box"][1][0])
             ax.set_ylim(a["box"][0][1], a["box"][1][1])
-        ax.set_title(f"seed {entry['seed']}: {entry.get('behaviours', '?')} behaviours, "
+        nb = entry.get("behaviours")
+        ax.set_title(f"seed {entry['seed']}: {nb if nb is not None else '?'} behaviour{'' if nb == 1 else 's'}, "
                      f"{entry['particles_solving']}/{n} solve", fontsize=8)
         ax.set_xlabel(names[0], fontsize=8)
         ax.set_ylabel(names[1], fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -131,10 +154,10 @@ def observation_vs_time(analysis, path):
     fig, axes = _grid(len(seeds))
     for j, (ax, entry) in enumerate(zip(axes, seeds)):
         obs, alive = _episode0(analysis, j)
-        for i in range(n):
-            t = max(int(alive[i].sum()), 1)
-            ax.plot(np.arange(t), obs[i, :t, 0], color=_colour(a["labels"][j][i]), lw=0.7, alpha=0.8)
-        t = max(int(alive[n].sum()), 1)
+        lengths = [max(int(alive[i].sum()), 1) for i in range(n + 1)]
+        _traces(ax, [np.arange(lengths[i]) for i in range(n)], [obs[i, :lengths[i], 0] for i in range(n)],
+                [_colour(a["labels"][j][i]) for i in range(n)], ends=False)
+        t = lengths[n]
         ax.plot(np.arange(t), obs[n, :t, 0], "k--", lw=0.8)
         if a.get("goal") is not None:
             ax.axhline(a["goal"], color="tab:green", ls=":", lw=0.8)
@@ -142,7 +165,6 @@ def observation_vs_time(analysis, path):
         ax.set_xlabel("step", fontsize=8)
         ax.set_ylabel(names[0], fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -177,8 +199,7 @@ def outcome_strip(analysis, path):
             z = 1.0 - z
         shade[r] = np.where(ok, 0.15 + 0.7 * z, np.nan)
     fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(seeds), 0.5 + 0.32 * len(rows)))
-    cmap = plt.get_cmap("Blues").copy()
-    cmap.set_bad("#eeeeee")
+    cmap = plt.get_cmap("Blues").with_extremes(bad="#eeeeee")
     ax.imshow(np.ma.masked_invalid(shade), cmap=cmap, vmin=0, vmax=1, aspect="auto")
     for r, (k, _) in enumerate(rows):
         for c in range(len(seeds)):
@@ -203,27 +224,26 @@ def outcome_strip(analysis, path):
 
 def particle_returns(analysis, path):
     """Heat map of each particle's mean return on the shared initial states (rows = seeds,
-    particles sorted by return); the threshold is the middle of the colour scale."""
+    particles sorted by return); tick = reaches the solve threshold (red line on the colour bar)."""
     plt = _plt()
     seeds = analysis["seeds"]
     r = np.array([sorted(s["particle_returns"], reverse=True) for s in seeds])
     thr = analysis["solve_threshold"]
     fig, ax = plt.subplots(figsize=(1.5 + 0.3 * r.shape[1], 0.6 + 0.3 * len(seeds)))
     vmin, vmax = float(np.min(r)), float(np.max(r))
-    if math.isfinite(thr) and vmin < thr < vmax:
-        from matplotlib.colors import TwoSlopeNorm
-
-        norm = TwoSlopeNorm(vcenter=thr, vmin=vmin, vmax=vmax)
-    else:
-        norm = None
-    im = ax.imshow(r, cmap="RdYlGn", norm=norm, aspect="auto",
-                   **({} if norm is not None else {"vmin": vmin, "vmax": max(vmax, vmin + 1e-9)}))
+    vmax = max(vmax, vmin + 1e-9)
+    im = ax.imshow(r, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
+    for (row, col), v in np.ndenumerate(r):
+        if math.isfinite(thr) and v >= thr:
+            ax.text(col, row, "\u2713", ha="center", va="center", fontsize=7, color="w")
     ax.set_yticks(range(len(seeds)), [str(s["seed"]) for s in seeds], fontsize=7)
     ax.set_xticks([])
     ax.set_xlabel("particles (sorted by return)", fontsize=8)
     ax.set_ylabel("seed", fontsize=8)
     cb = fig.colorbar(im, ax=ax, fraction=0.05)
     cb.ax.tick_params(labelsize=7)
+    if math.isfinite(thr) and vmin <= thr <= vmax:
+        cb.ax.axhline(thr, color="r", lw=1.5)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -286,8 +306,7 @@ def compare_seeds(runs, path):
             if s["first_solved_generation"] is not None:
                 firsts[i, c] = s["first_solved_generation"]
     fig, ax = plt.subplots(figsize=(2.0 + 0.45 * width, 0.8 + 0.4 * len(runs)))
-    cmap = plt.get_cmap("viridis_r").copy()
-    cmap.set_bad("#dddddd")
+    cmap = plt.get_cmap("viridis_r").with_extremes(bad="#dddddd")
     im = ax.imshow(np.ma.masked_invalid(firsts), cmap=cmap, aspect="auto")
     for i in range(len(runs)):
         for c in range(width):
