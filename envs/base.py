@@ -139,4 +139,5 @@ class Env:
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, max_episode_steps={self.max_episode_steps})"
+        cls = type(self).__name__
+        return f"{cls}(name={self.name!r}, max_episode_steps={self.max_episode_steps})"

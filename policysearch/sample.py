@@ -95,7 +95,6 @@ def run(cfg: DictConfig) -> dict:
     if samples.shape[2] < 2:
         raise SampleConfigError("the strategy yields fewer than 2 samples; MMD/KSD need >= 2")
 
-    ksd = ksd_curve(samples, target)                          # [S, R+1]
     mmd = None
     if cfg.ground_truth.enabled:
         gt = ground_truth(target, n=int(cfg.ground_truth.n), seed=int(cfg.ground_truth.seed),
@@ -107,6 +106,10 @@ def run(cfg: DictConfig) -> dict:
         summary["mmd_bandwidth"] = ref.bandwidth
         summary["final_mmd2"] = {"mean": float(mmd[:, -1].mean()), "std": float(mmd[:, -1].std()),
                                  "per_seed": mmd[:, -1].round(6).tolist()}
+    # KSD bandwidth: the MMD bandwidth when there is a ground truth (one kernel for every
+    # record and seed), else the median heuristic on each particle set
+    ksd = ksd_curve(samples, target, bandwidth=summary.get("mmd_bandwidth"))   # [S, R+1]
+    summary["ksd_bandwidth"] = summary.get("mmd_bandwidth", "median of each particle set")
     summary["final_ksd2"] = {"mean": float(ksd[:, -1].mean()), "std": float(ksd[:, -1].std()),
                              "per_seed": ksd[:, -1].round(6).tolist()}
     if target.num_modes:

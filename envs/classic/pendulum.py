@@ -74,7 +74,8 @@ class Pendulum(Env):
     def transition(self, state, action):
         f32 = np.float32
         th, thdot = state.theta, state.theta_dot
-        u = jnp.clip(self._continuous_action(action)[0], f32(-self.max_torque), f32(self.max_torque))
+        u = self._continuous_action(action)[0]
+        u = jnp.clip(u, f32(-self.max_torque), f32(self.max_torque))
 
         costs = angle_normalize(th) ** 2 + f32(0.1) * thdot**2 + f32(0.001) * (u**2)
 
