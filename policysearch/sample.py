@@ -149,7 +149,7 @@ def run(cfg: DictConfig) -> dict:
         if mmd is not None:
             P.plot_curves(axes[0], res.evaluations, {method.name: mmd},
                           f"MMD^2 (h={summary['mmd_bandwidth']:.3g})")
-        P.plot_curves(axes[-1], res.evaluations, {method.name: ksd}, "KSD^2")
+        P.plot_curves(axes[-1], res.evaluations, {method.name: ksd}, "KSD^2", linthresh=1.0)
         P.save(fig, os.path.join(out, "curves.png"))
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)

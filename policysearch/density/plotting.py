@@ -75,19 +75,18 @@ def plot_samples(ax, target: Target, samples, ground_truth=None, title: str | No
         ax.set_title(title, fontsize=9)
 
 
-def plot_curves(ax, evaluations, curves: dict, ylabel: str, logy: bool = True):
-    """Mean +- std over seeds of each curve [num_seeds, num_records] against evaluations."""
+def plot_curves(ax, evaluations, curves: dict, ylabel: str, linthresh: float | None = 1e-3):
+    """Mean +- std over seeds of each curve [num_seeds, num_records] against evaluations.
+    U-statistics can be slightly negative, so the y axis is symlog (linear within
+    +-``linthresh``) unless ``linthresh`` is None (linear axis)."""
     for i, (name, c) in enumerate(curves.items()):
         c = np.asarray(c, np.float64)
-        if logy:
-            c = np.maximum(c, 1e-6)
         m, sd = c.mean(0), c.std(0)
         col = CLASS_COLOURS[i % len(CLASS_COLOURS)]
         ax.plot(evaluations, m, label=name, color=col)
-        ax.fill_between(evaluations, np.maximum(m - sd, 1e-6 if logy else -np.inf), m + sd,
-                        color=col, alpha=0.15)
-    if logy:
-        ax.set_yscale("log")
+        ax.fill_between(evaluations, m - sd, m + sd, color=col, alpha=0.15)
+    if linthresh is not None:
+        ax.set_yscale("symlog", linthresh=linthresh)
     ax.set_xlabel("function evaluations")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
