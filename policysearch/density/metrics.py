@@ -131,10 +131,10 @@ class MMDToReference:
         self._g = g
         # reference term computed in row blocks to bound memory
         m = self.y.shape[0]
+        block = jax.jit(lambda a, b: jnp.sum(jnp.exp(-g * sq_dists(a, b))))
         tot = 0.0
         for s in range(0, m, 1024):
-            blk = jnp.exp(-g * sq_dists(self.y[s:s + 1024], self.y))
-            tot += float(jnp.sum(blk))
+            tot += float(block(self.y[s:s + 1024], self.y))
         self.kyy = (tot - m) / (m * (m - 1))
 
     def __call__(self, x):

@@ -118,7 +118,11 @@ class Target:
     def _batched(self, fn, x):
         x = jnp.asarray(x)
         lead = x.shape[:-1]
-        out = jax.vmap(fn)(x.reshape((-1, x.shape[-1])))
+        cache = self.__dict__.setdefault("_jit_cache", {})
+        name = fn.__name__
+        if name not in cache:
+            cache[name] = jax.jit(jax.vmap(fn))   # one compiled program per view and shape
+        out = cache[name](x.reshape((-1, x.shape[-1])))
         return out.reshape(lead + out.shape[1:])
 
     def log_prob_batch(self, x: jax.Array) -> jax.Array:

@@ -177,7 +177,7 @@ class SVGD:
         f32 = lambda v: jnp.asarray(v, dtype=jnp.float32)  # noqa: E731
         return SVGDParams(
             learning_rate=f32(0.1),
-            sigma=f32(0.1),
+            sigma=f32(1.0),
             kernel_std=f32(1.0),
             repulsion=f32(1.0),
             surrogate_std=f32(1.0),
