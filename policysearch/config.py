@@ -80,7 +80,7 @@ def make_env(env_cfg) -> Any:
         raise ConfigError(f"env.name: {exc}") from None
 
 
-def make_policy(policy_cfg, env):
+def make_policy(policy_cfg, env, default_normalize: bool = False):
     from .policy import MLPPolicy
 
     if policy_cfg.get("name", "mlp") != "mlp":
@@ -89,8 +89,11 @@ def make_policy(policy_cfg, env):
     if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
         raise ConfigError(f"policy.hidden_sizes={hidden!r} is invalid: must be positive integers")
     try:
+        normalize = policy_cfg.get("normalize_observations", None)
+        if normalize is None:
+            normalize = default_normalize
         return MLPPolicy.for_env(env, hidden_sizes=hidden, activation=policy_cfg.get("activation", "tanh"),
-                                 normalize_observations=bool(policy_cfg.get("normalize_observations", False)))
+                                 normalize_observations=bool(normalize))
     except ValueError as exc:
         raise ConfigError(f"policy: {exc}") from None
 
@@ -143,7 +146,7 @@ def build(cfg: DictConfig) -> RunSpec:
     init_scale = _finite(cfg, "init_scale", positive=True)
     solve_threshold = _finite(cfg, "env.solve_threshold")
     env = make_env(cfg.env)
-    policy = make_policy(cfg.policy, env)
+    policy = make_policy(cfg.policy, env, bool(cfg.env.get("normalize_observations", False)))
     strategy, params = make_strategy(cfg.strategy, policy.num_params, generations)
     logger = OmegaConf.select(cfg, "logger.name")
     if logger not in ("none", "wandb"):

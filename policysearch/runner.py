@@ -64,6 +64,7 @@ def make_runner(
     solve_threshold: float,
     validation_episodes: int,
     init_sigma_scale: float = 1.0,
+    population_constraint: Callable | None = None,
 ) -> Runner:
     """Build the compiled functions of a run (nothing is compiled until first call)."""
     evaluate = make_population_evaluator(env, policy, num_episodes)
@@ -90,7 +91,10 @@ def make_runner(
     def generation(carry: SeedCarry, g):
         key, k_ask, k_eval = jax.random.split(carry.key, 3)
         offspring, state = strategy.ask(k_ask, carry.strategy_state)
-        result = evaluate(offspring.reshape(-1, dim), k_eval, carry.obs_stats)
+        population = offspring.reshape(-1, dim)
+        if population_constraint is not None:  # multi-device: split the evaluations
+            population = population_constraint(population)
+        result = evaluate(population, k_eval, carry.obs_stats)
         returns = result.returns
         state = strategy.tell(offspring, -returns.reshape(num_particles, pop_size), state)
         obs_stats = carry.obs_stats

@@ -93,7 +93,7 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from . import compile_cache
+    from . import compile_cache, sharding
     from .checkpoint import Checkpoints
     from .export import save_policies
     from .loggers import make_logger
@@ -108,13 +108,19 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
         with open(os.path.join(run_dir, "config.yaml"), "w") as f:
             f.write(OmegaConf.to_yaml(OmegaConf.create(resolved)))
 
+    layout, mesh = sharding.plan(spec.num_seeds, spec.evals_per_generation)
     runner = make_runner(
         spec.env, spec.policy, spec.strategy, spec.strategy_params,
         num_episodes=spec.episodes, chunk_size=spec.chunk, solve_threshold=spec.solve_threshold,
         validation_episodes=spec.validation_episodes, init_sigma_scale=spec.init_scale,
+        population_constraint=sharding.population_constraint(mesh) if layout == "population" else None,
     )
     seeds = np.arange(spec.seed_offset, spec.seed_offset + spec.num_seeds, dtype=np.int32)
     carry = runner.init(jnp.asarray(seeds))
+    if layout == "seeds":
+        carry = sharding.shard_seeds(carry, mesh)
+    if layout != "single":
+        print(f"devices: {len(jax.devices())} x {jax.devices()[0].platform}, sharding: {layout}", file=sys.stderr)
     ckpt = Checkpoints(run_dir)
     host_path = os.path.join(run_dir, "checkpoints", "host_state.json")
     generation, prior_wall = 0, 0.0

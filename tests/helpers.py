@@ -33,8 +33,9 @@ def run_train(overrides):
     return run(compose_cfg(overrides), list(overrides))
 
 
-def cli(module, args, timeout=600, **kw):
+def cli(module, args, timeout=600, env=None, **kw):
     """Run `python -m module args` in a subprocess from the repo root."""
-    env = dict(os.environ, WANDB_MODE=os.environ.get("WANDB_MODE", "disabled"))
+    env = dict(env or os.environ)
+    env.setdefault("WANDB_MODE", "disabled")
     return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, env=env, **kw)
