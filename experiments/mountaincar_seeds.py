@@ -192,6 +192,28 @@ def fisher_p(k1, n1, k2, n2):
     return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])[1])
 
 
+def first_solve_evals(row):
+    """Evaluations to the first training solve per seed, never = infinity."""
+    epg = row["evaluations_per_generation"]
+    return [math.inf if s["first_solved_generation"] is None else s["first_solved_generation"] * epg
+            for s in row["per_seed"]]
+
+
+def mannwhitney_p(a, b):
+    """Two-sided Mann-Whitney U test p-value (ranks; never-solved seeds rank last, tied)."""
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if not (np.isfinite(a).any() or np.isfinite(b).any()):
+        return 1.0
+    big = max(np.max(a[np.isfinite(a)], initial=0), np.max(b[np.isfinite(b)], initial=0)) + 1
+    a, b = np.where(np.isfinite(a), a, big), np.where(np.isfinite(b), b, big)
+    if np.all(a == a[0]) and np.all(b == a[0]):
+        return 1.0
+    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
 def row_of(strategy, r: Regime, summary: dict, analysis: dict) -> dict:
     import numpy as np
 
@@ -269,7 +291,11 @@ def verdict(rows) -> str:
         tests = [f"{r['label']} {r['solved']}/{r['num_seeds']}: p = {fisher_p(sv['solved'], sv['num_seeds'], r['solved'], r['num_seeds']):.2g}"
                  for r in rows if r is not sv]
         text += (f". SV-CMA-ES {sv['solved']}/{sv['num_seeds']} vs " + "; ".join(tests)
-                 + " (two-sided Fisher exact test on solved seeds).")
+                 + " (two-sided Fisher exact test on validated solved seeds).")
+        speed = [f"{r['label']}: p = {mannwhitney_p(first_solve_evals(sv), first_solve_evals(r)):.2g}"
+                 for r in rows if r is not sv]
+        text += (" Evaluations to the first training solve, SV-CMA-ES vs " + "; ".join(speed)
+                 + " (two-sided Mann-Whitney U test over all seeds, never-solved seeds ranked last).")
     return text
 
 
@@ -278,6 +304,8 @@ def markdown(results, args, wall_s, date, figures_rel) -> str:
     n_reused = sum(res["reused"] for res in results)
     n_runs = sum(len(res["rows"]) for res in results)
     reused = f", {n_reused} of {n_runs} runs reused from an earlier invocation" if n_reused else ""
+    run_sum = sum(row["wall_time_s"] or 0.0 for res in results for row in res["rows"])
+    reused += f"; the runs themselves took {run_sum / 60:.1f} min in all"
     lines = [
         "## MountainCar seeds experiment",
         "",

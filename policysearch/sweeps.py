@@ -320,7 +320,11 @@ def main(argv=None) -> int:
     p.add_argument("constants", nargs="*", metavar="KEY=VALUE", help="extra constant parameters")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled parameter set")
     p.add_argument("--run", action="store_true", help="run it here with WANDB_MODE=offline")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and (args.cmd != "wandb-command" or any(e.startswith("-") or "=" not in e for e in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.constants += extra
 
     if args.cmd == "collect":
         try:
@@ -342,7 +346,9 @@ def main(argv=None) -> int:
     except (OSError, ValueError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    command, env = agent_command(config, params)
+    import time
+
+    command, env = agent_command(config, params, run_id=f"dryrun{int(time.time())}")
     print(shlex.join(command))
     if not args.run:
         return 0

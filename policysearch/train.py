@@ -256,11 +256,22 @@ def sweep_metric(summary: dict) -> float:
 
 @hydra.main(config_path="../configs", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import open_dict
+
     from .checkpoint import CheckpointError
 
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    if multirun and not any(o.lstrip("+~").split("=", 1)[0] == "out_dir" for o in hc.overrides.task):
+        with open_dict(cfg):  # one run directory per sweep job (jobs may start in the same second)
+            cfg.out_dir = f"{hc.sweep.dir}/{hc.sweep.subdir}"
     try:
         summary = run(cfg, _overrides())
     except (run_config.ConfigError, CheckpointError) as exc:
+        if multirun:  # let the sweeper mark this job failed; the sweep goes on
+            raise
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     return sweep_metric(summary)
