@@ -148,6 +148,12 @@ def build(cfg: DictConfig) -> RunSpec:
     env = make_env(cfg.env)
     policy = make_policy(cfg.policy, env, bool(cfg.env.get("normalize_observations", False)))
     strategy, params = make_strategy(cfg.strategy, policy.num_params, generations)
+    from .memory import check_fits
+
+    problem = check_fits(num_seeds, strategy.num_particles, policy.num_params,
+                         full_covariance=hasattr(strategy, "sigmas") and hasattr(strategy, "eigen_interval"))
+    if problem:
+        raise ConfigError(problem)
     logger = OmegaConf.select(cfg, "logger.name")
     if logger not in ("none", "wandb"):
         raise ConfigError(f"logger.name={logger!r} is invalid; allowed: none, wandb")

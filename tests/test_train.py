@@ -219,3 +219,12 @@ def test_wandb_offline_logs_and_failures_never_stop_training(tmp_path, monkeypat
     monkeypatch.setattr(wandb, "init", broken)
     summary = run_train(TINY + ["generations=2", "logger=wandb", f"out_dir={tmp_path / 'wb2'}"])
     assert len(summary["seeds"]) == 2
+
+
+def test_run_that_cannot_fit_fails_early_with_the_figure(monkeypatch, tmp_path):
+    from policysearch import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 10**9)
+    with pytest.raises(ConfigError, match=r"needs about .* GB for covariance matrices .* use fewer seeds"):
+        run_train(TINY + [f"out_dir={tmp_path / 'big'}", "policy.hidden_sizes=[256,256]"])
+    assert memory.largest_dim_per_gb() == 1767
