@@ -7,7 +7,7 @@ executions. Prints ours/evosax ratios measured in the same run, plus XLA's memor
 
     python benchmarks/strategy_speed.py                          # all cases
     python benchmarks/strategy_speed.py --cases 16,16,65 16,16,1000
-    python benchmarks/strategy_speed.py --cases 8,16,4000 --generations 3 --reps 1
+    python benchmarks/strategy_speed.py --cases 8,16,4000,3 --reps 1       # 3 generations
     python benchmarks/strategy_speed.py --memory-only --cases 8,16,4000   # compile, no run
 
 Variants timed for ours: the defaults (``eigen_interval="auto"``: pycma's lazy gap, staggered
@@ -109,21 +109,21 @@ def time_program(compiled, args, reps):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", nargs="*", default=None, help="rho,m,d triples")
+    ap.add_argument("--cases", nargs="*", default=None, help="rho,m,d or rho,m,d,generations")
     ap.add_argument("--generations", type=int, default=None, help="generations per scan (default by dim)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--memory-only", action="store_true", help="compile and report memory, do not run")
     ap.add_argument("--skip-interval-1", action="store_true", help="do not time ours with eigen_interval=1")
     args = ap.parse_args()
     cases = DEFAULT_CASES if args.cases is None else tuple(tuple(int(v) for v in c.split(",")) for c in args.cases)
+    cases = tuple(c if len(c) == 4 else (*c, args.generations or DEFAULT_GENERATIONS.get(c[2], 10)) for c in cases)
     dev = jax.devices()[0]
     print(f"# jax {jax.__version__}, device {dev.platform} ({dev.device_kind}); reps {args.reps}; compile excluded; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
     print("| particles x pop x dim | generations | evosax s/gen | ours (auto k) s/gen | ratio | ours (k=1) s/gen | ratio k=1 "
           "| k (auto) | memory/particle evosax | ours (auto) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for rho, m, d in cases:
-        G = args.generations or DEFAULT_GENERATIONS.get(d, 10)
+    for rho, m, d, G in cases:
         ev, ev_args, _ = compile_program(evosax_program(rho, m, d, G), rho, d)
         run_auto, k = ours_program(rho, m, d, G, "auto")
         oa, oa_args, _ = compile_program(run_auto, rho, d)

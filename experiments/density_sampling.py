@@ -42,7 +42,7 @@ GRIDS = {
     "evosax_sv_cma_es": {"std_init": [0.3, 1.0, 3.0]},
     "svgd": {"learning_rate": [0.01, 0.03, 0.1, 0.3]},
     "svgd_es": {"learning_rate": [0.03, 0.1, 0.3], "sigma": [0.1, 0.3, 1.0]},
-    "svgd_gf": {"learning_rate": [0.03, 0.1, 0.3], "surrogate_std": [0.3, 1.0, 3.0]},
+    "svgd_gf": {"learning_rate": [0.03, 0.3], "surrogate_std": [0.5, 3.0]},
 }
 QUICK_GRIDS = {
     "sv_cma_es": {"sigma_init": [1.0]},
@@ -62,6 +62,33 @@ LABELS = {
 }
 METHOD_ORDER = ["sv_cma_es", "svgd", "svgd_es", "svgd_gf", "evosax_sv_cma_es", "mp_cma_es"]
 GRADIENT_STEP_METHODS = ("svgd", "svgd_gf")   # num_particles evaluations per step
+
+
+def describe(method) -> dict:
+    """Static options and numeric params of a method (as used), for the record."""
+    import dataclasses
+
+    out = {}
+    s = method.strategy
+    if dataclasses.is_dataclass(s):
+        for f in dataclasses.fields(s):
+            if f.name in ("num_particles", "pop_size", "dim", "objective"):
+                continue
+            v = getattr(s, f.name)
+            if isinstance(v, (str, int, float, bool)):
+                out[f.name] = v
+    p = method.params
+    for f in dataclasses.fields(p):
+        v = getattr(p, f.name)
+        try:
+            a = np.asarray(v)
+        except Exception:  # noqa: BLE001 - nested params (evosax cma) are skipped
+            continue
+        if a.ndim == 0 and a.dtype != object:
+            out[f.name] = float(a)
+    if method.name == "evosax_sv_cma_es":   # the rest are CMA-ES constants derived from sizes
+        out = {k: out[k] for k in ("std_init", "kernel_std", "alpha")}
+    return out
 
 
 def _grid_points(grid: dict) -> list[dict]:
@@ -104,7 +131,7 @@ def run_target(target, gt, methods, args, grids, log):
         curve = mmd[best, S:]                                    # [S, R+1]
         ksd = ksd_curve(samples[:, -1:], target, bandwidth=ref.bandwidth)[:, 0]
         entry = {
-            "label": LABELS[name], "selected": points[best],
+            "label": LABELS[name], "selected": points[best], "config": describe(meth),
             "grid": points, "tune_final_mmd2": tune_final.round(6).tolist(),
             "evaluations": res.evaluations.tolist(), "mmd2_curve": curve.round(6).tolist(),
             "final_mmd2": curve[:, -1].round(6).tolist(), "final_ksd2": ksd.round(4).tolist(),
@@ -246,6 +273,12 @@ def tables(results, args) -> str:
             row += f" {v['seconds_per_run'] * 1e3:.1f} | {v['compile_seconds']:.1f} |"
             lines.append(row)
         lines.append("")
+    r0 = results[0]["methods"]
+    lines.append("Method settings (besides the tuned value): " + "; ".join(
+        f"{LABELS[n]}: " + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                     for k, v in v["config"].items()
+                                     if k not in v["selected"] and k != "num_generations")
+        for n, v in r0.items()) + "\n")
     return "\n".join(lines)
 
 

@@ -76,7 +76,7 @@ def test_mmd_shifted_gaussians_closed_form():
 
 def test_mmd_to_reference_matches_plain_mmd():
     rng = np.random.default_rng(3)
-    y = rng.normal(size=(1500, 2))      # more than one 1024-row block
+    y = rng.normal(size=(1100, 2))      # more than one 1024-row block
     x = rng.normal(size=(20, 2)) * 1.2
     ref = MMDToReference(y)
     assert ref.bandwidth == pytest.approx(float(median_bandwidth(jnp.asarray(y))))

@@ -72,7 +72,7 @@ def test_quick_run_end_to_end_and_reuse(tmp_path, capsys):
     assert ms.main(argv) == 0
     md = (out / "mountaincar_seeds.md").read_text()
     assert "## MountainCar seeds experiment" in md and "date 2000-01-01" in md
-    assert "python experiments/mountaincar_seeds.py --quick" in md
+    assert "python experiments/mountaincar_seeds.py --quick" in md and "--date" not in md
     assert "| SV-CMA-ES | 4 x 4 | " in md and "| CMA-ES (1 population) | 1 x 16 | " in md
     data = json.loads((out / "mountaincar_seeds.json").read_text())
     (regime,) = data["regimes"]

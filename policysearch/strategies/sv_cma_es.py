@@ -153,7 +153,9 @@ class SVCMAES:
     # ------------------------------------------------------------------ protocol
     @property
     def default_params(self) -> SVCMAESParams:
-        f32 = lambda v: jnp.asarray(v, dtype=jnp.float32)  # noqa: E731
+        # Weakly typed float32 scalars, like the Python floats users pass to ``replace``: the
+        # two give the same abstract value, so swapping values never retraces.
+        f32 = lambda v: jnp.asarray(float(v))  # noqa: E731
         return SVCMAESParams(
             sigma_init=f32(1.0),
             alpha=f32(DEFAULT_ALPHA if self.repulsion else 0.0),
@@ -323,13 +325,15 @@ class SVCMAES:
 def _batched_eigen(C: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """evosax ``eigen_decomposition`` of each matrix in ``C[n, d, d]``.
 
-    ``lax.map`` (a loop over matrices), not ``vmap``: XLA:CPU's batched eigh measured 2-3x
-    slower than a loop of single ones (16 x 65 x 65); results are identical per matrix.
+    On CPU a ``lax.map`` loop over the matrices, not ``vmap``: XLA:CPU's batched eigh measured
+    2-3x slower than a loop of single ones (16 x 65 x 65). Elsewhere (GPU) the batched solver.
     """
     if C.shape[0] == 1:
         out = eigen_decomposition(C[0])
         return tuple(v[None] for v in out)
-    return jax.lax.map(eigen_decomposition, C)
+    if jax.default_backend() == "cpu":
+        return jax.lax.map(eigen_decomposition, C)
+    return jax.vmap(eigen_decomposition)(C)
 
 
 def MPCMAES(

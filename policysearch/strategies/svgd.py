@@ -174,7 +174,9 @@ class SVGD:
     # ------------------------------------------------------------------ protocol
     @property
     def default_params(self) -> SVGDParams:
-        f32 = lambda v: jnp.asarray(v, dtype=jnp.float32)  # noqa: E731
+        # Weakly typed float32 scalars, like the Python floats users pass to ``replace``: the
+        # two give the same abstract value, so swapping values never retraces.
+        f32 = lambda v: jnp.asarray(float(v))  # noqa: E731
         return SVGDParams(
             learning_rate=f32(0.1),
             sigma=f32(1.0),
