@@ -18,7 +18,6 @@ evaluates 8 gradients per generation (it needs the analytic gradient, the others
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 
 import jax
@@ -93,7 +92,7 @@ def run_evosax(seed_keys: jax.Array, generations: int, alpha: float = 1.0, kerne
     return np.asarray(jax.jit(jax.vmap(one_seed))(seed_keys, x0))
 
 
-def sv_cma_es(generations, schedule=None, bandwidth=None, alpha=None, kernel_std=None):
+def sv_cma_es(generations, schedule=None, bandwidth=None, alpha=None, kernel_std=None, bandwidth_scale=None):
     static = {}
     if schedule is not None:
         static["schedule"] = schedule
@@ -105,6 +104,8 @@ def sv_cma_es(generations, schedule=None, bandwidth=None, alpha=None, kernel_std
         p = p.replace(alpha=alpha)
     if kernel_std is not None:
         p = p.replace(kernel_std=kernel_std)
+    if bandwidth_scale is not None:
+        p = p.replace(bandwidth_scale=bandwidth_scale)
     return s, p
 
 
@@ -116,34 +117,52 @@ def methods(generations: int):
     p_mp = mp.default_params.replace(sigma_init=SIGMA_INIT)
     sv_auto = make("svgd", NUM_PARTICLES, 1, DIM, source="autodiff", objective=neg_log_p)
     sv_es = make("svgd", NUM_PARTICLES, POP_SIZE, DIM, source="es")
+    sv_gf = make("svgd", NUM_PARTICLES, 1, DIM, source="surrogate")
     return {
-        "SV-CMA-ES (ours, defaults)": lambda k: run_ours(s_def, p_def, k, g),
+        "SV-CMA-ES (ours, defaults: linear, median x0.7, alpha=16)": lambda k: run_ours(s_def, p_def, k, g),
+        "SV-CMA-ES (ours) linear, median x1 (Liu & Wang), alpha=16": lambda k: run_ours(
+            *sv_cma_es(g, bandwidth_scale=1.0), k, g
+        ),
         "evosax SV_CMA_ES (defaults: alpha=1, kernel_std=1)": lambda k: run_evosax(k, g),
         "evosax SV_CMA_ES alpha=0": lambda k: run_evosax(k, g, alpha=0.0),
         "MP-CMA-ES (ours, gamma=0)": lambda k: run_ours(mp, p_mp, k, g),
-        "SV-CMA-ES (ours) constant, fixed h=1 (= evosax defaults)": lambda k: run_ours(
+        "SV-CMA-ES (ours) constant, fixed h=1, alpha=1 (evosax's setting)": lambda k: run_ours(
             *sv_cma_es(g, "constant", "fixed", 1.0, 1.0), k, g
         ),
-        "SVGD autodiff (defaults)": lambda k: run_ours(sv_auto, sv_auto.default_params, k, g),
-        "SVGD es (defaults, sigma=0.1)": lambda k: run_ours(sv_es, sv_es.default_params, k, g),
-        "SVGD es (sigma=1)": lambda k: run_ours(sv_es, sv_es.default_params.replace(sigma=SIGMA_INIT), k, g),
+        "SV-CMA-ES (ours) log, median x1, alpha=4": lambda k: run_ours(
+            *sv_cma_es(g, "log", "median", 4.0, bandwidth_scale=1.0), k, g
+        ),
+        "SV-CMA-ES (ours) constant, median x1, alpha=8": lambda k: run_ours(
+            *sv_cma_es(g, "constant", "median", 8.0, bandwidth_scale=1.0), k, g
+        ),
+        "SVGD autodiff (defaults: adagrad-momentum, lr=0.1)": lambda k: run_ours(
+            sv_auto, sv_auto.default_params, k, g
+        ),
+        "SVGD es (defaults: sigma=1, lr=0.1)": lambda k: run_ours(sv_es, sv_es.default_params, k, g),
+        "SVGD es (sigma=1, lr=1)": lambda k: run_ours(sv_es, sv_es.default_params.replace(learning_rate=1.0), k, g),
+        "SVGD surrogate / GF-SVGD (defaults)": lambda k: run_ours(sv_gf, sv_gf.default_params, k, g),
     }
 
 
 def sweep(seed_keys, generations):
+    """The selection sweep behind the SV-CMA-ES defaults (run on held-out seeds)."""
+    configs = [(sch, "median", a, 1.0) for sch in ("constant", "inverse", "log", "linear") for a in (1.0, 2.0, 4.0, 8.0, 16.0)]
+    configs += [(sch, "fixed", a, 1.0) for sch in ("constant", "log", "linear") for a in (1.0, 4.0)]
+    configs += [(sch, "median", a, 0.7) for sch in ("constant", "inverse", "log") for a in (2.0, 4.0, 8.0)]
+    configs += [("linear", "median", a, c) for c in (0.5, 0.6, 0.7, 0.8, 1.0) for a in (8.0, 12.0, 16.0, 24.0)]
+    configs = list(dict.fromkeys(configs))
     rows = []
-    for schedule, bw, alpha in itertools.product(
-        ("constant", "inverse", "log", "linear"), ("median", "fixed"), (0.25, 0.5, 1.0, 2.0, 4.0)
-    ):
-        s, p = sv_cma_es(generations, schedule, bw, alpha, 1.0)
+    for schedule, bw, alpha, scale in configs:
+        s, p = sv_cma_es(generations, schedule, bw, alpha, 1.0, scale)
         t0 = time.perf_counter()
         means = run_ours(s, p, seed_keys, generations)
         n, dist, _ = coverage(means)
-        rows.append((n, -dist, schedule, bw, alpha))
-        print(f"{schedule:9s} {bw:7s} alpha={alpha:<5} covered={n:3d}/{len(seed_keys)}  "
-              f"mean_dist={dist:.3f}  ({time.perf_counter() - t0:.1f}s)", flush=True)
+        rows.append((n, -dist, schedule, bw, alpha, scale))
+        scale_s = f"{scale:g}" if bw == "median" else "-"
+        print(f"| {schedule} | {bw} | {scale_s} | {alpha:g} | {n}/{len(seed_keys)} | {dist:.3f} | {time.perf_counter() - t0:.1f} |",
+              flush=True)
     rows.sort(reverse=True)
-    print("best:", rows[:5])
+    print("best (coverage, -distance, schedule, bandwidth, alpha, bandwidth_scale):", rows[:5])
 
 
 def main():
@@ -157,6 +176,8 @@ def main():
     print(f"# jax {jax.__version__} on {jax.devices()[0].platform}; seeds {args.seed_offset}..{args.seed_offset + args.seeds - 1}; "
           f"{args.generations} generations; {NUM_PARTICLES} particles x {POP_SIZE} offspring; sigma_init {SIGMA_INIT}")
     if args.sweep:
+        print("| schedule | bandwidth | bandwidth_scale | alpha | seeds covering all 4 modes | mean distance to nearest mode | time (s) |")
+        print("|---|---|---|---|---|---|---|")
         sweep(seed_keys, args.generations)
         return
     print(f"| method | seeds covering all 4 modes | mean distance to nearest mode | time (s) |")

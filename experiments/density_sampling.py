@@ -274,11 +274,13 @@ def tables(results, args) -> str:
             lines.append(row)
         lines.append("")
     r0 = results[0]["methods"]
+    def fmt(val):
+        return f"{val:g}" if isinstance(val, float) else str(val)
+
     lines.append("Method settings (besides the tuned value): " + "; ".join(
-        f"{LABELS[n]}: " + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                                     for k, v in v["config"].items()
-                                     if k not in v["selected"] and k != "num_generations")
-        for n, v in r0.items()) + "\n")
+        f"{LABELS[n]}: " + ", ".join(f"{k}={fmt(val)}" for k, val in m["config"].items()
+                                     if k not in m["selected"] and k != "num_generations")
+        for n, m in r0.items()) + "\n")
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ class ConfigError(ValueError):
 class RunSpec:
     env: Any
     env_name: str
+    env_kwargs: dict
     policy: Any
     strategy: Any
     strategy_name: str
@@ -167,7 +168,8 @@ def build(cfg: DictConfig) -> RunSpec:
     if not resuming and os.path.exists(os.path.join(run_dir, "summary.json")):
         raise ConfigError(f"out_dir={run_dir!r} already holds a finished run; choose another out_dir")
     return RunSpec(
-        env=env, env_name=str(cfg.env.name), policy=policy, strategy=strategy,
+        env=env, env_name=str(cfg.env.name), policy=policy,
+        env_kwargs=OmegaConf.to_container(cfg.env.get("kwargs", None) or OmegaConf.create({}), resolve=True), strategy=strategy,
         strategy_name=str(cfg.strategy.name), strategy_params=params, run_dir=run_dir,
         resuming=resuming, num_seeds=num_seeds, seed_offset=seed_offset, generations=generations,
         episodes=episodes, chunk=chunk, early_stop=bool(cfg.early_stop),

@@ -73,7 +73,7 @@ def evaluate_run(run_dir: str, episodes: int = 100, backend: str = "jax", seed: 
     threshold = _solve_threshold(run_dir)
     import envs
 
-    env = envs.make(meta["env"])
+    env = envs.make(meta["env"], **meta.get("env_kwargs", {}))  # as trained (backend, length)
     if backend == "gymnasium" and not getattr(env, "gym_id", None):
         raise ValueError(f"env {meta['env']!r} has no Gymnasium counterpart; use --backend jax")
     results = []

@@ -20,7 +20,8 @@ from .policy import MLPPolicy, ObsNormState
 WHICH = ("best", "particles")
 
 
-def save_policies(run_dir, env_name: str, policy: MLPPolicy, per_seed: list[dict]) -> None:
+def save_policies(run_dir, env_name: str, policy: MLPPolicy, per_seed: list[dict],
+                  env_kwargs: dict | None = None) -> None:
     """per_seed: dicts with seed, best [d], particles [rho, d], obs_mean, obs_var, obs_count,
     best_return (validated), plus anything JSON-able to list in policy.json."""
     out = os.path.join(run_dir, "policies")
@@ -33,7 +34,8 @@ def save_policies(run_dir, env_name: str, policy: MLPPolicy, per_seed: list[dict
         np.savez(tmp, **arrays)
         os.replace(tmp, os.path.join(out, f"seed_{s}.npz"))
         listing.append({"seed": s, "file": f"seed_{s}.npz", "best_return": float(entry["best_return"])})
-    meta = {"env": env_name, "policy": policy.to_dict(), "seeds": listing}
+    meta = {"env": env_name, "env_kwargs": dict(env_kwargs or {}), "policy": policy.to_dict(),
+            "seeds": listing}
     _write_json(os.path.join(out, "policy.json"), meta)
 
 

@@ -5,7 +5,8 @@ Conventions (used by every strategy in :mod:`policysearch.strategies`):
 * RBF kernel with bandwidth ``h`` (a standard deviation, as evosax >= 2025 uses it):
   ``k(x, y) = exp(-||x - y||^2 / (2 h^2))``.
 * Median heuristic (Liu & Wang 2016): ``h^2 = med^2 / (2 log(n + 1))`` where ``med`` is the
-  median of the ``n (n - 1) / 2`` pairwise Euclidean distances between the ``n`` particles.
+  median of the ``n (n - 1) / 2`` pairwise Euclidean distances between the ``n`` particles;
+  ``bandwidth(..., scale=s)`` multiplies that ``h`` by ``s``.
 * ``K[j, i] = k(x_j, x_i)``; the repulsion on particle ``i`` is
   ``sum_j grad_{x_j} k(x_j, x_i) = sum_j K[j, i] (x_i - x_j) / h^2`` (no ``1/n``; callers scale).
 * gamma schedules are pure functions of the normalised time ``t = generation / T`` in ``[0, 1]``
@@ -86,11 +87,17 @@ def median_bandwidth(x: jax.Array) -> jax.Array:
     return med / math.sqrt(2.0 * math.log(n + 1.0))
 
 
-def bandwidth(x: jax.Array, rule: str, fixed_h: jax.Array | float) -> jax.Array:
-    """Bandwidth ``h`` by ``rule`` ("median" or "fixed" -> ``fixed_h``), floored to stay finite."""
+def bandwidth(
+    x: jax.Array, rule: str, fixed_h: jax.Array | float, scale: jax.Array | float = 1.0
+) -> jax.Array:
+    """Bandwidth ``h`` by ``rule``, floored to stay finite.
+
+    ``"median"``: ``scale * median_bandwidth(x)`` (``scale = 1`` is Liu & Wang's heuristic);
+    ``"fixed"``: ``fixed_h`` (``scale`` unused).
+    """
     check_bandwidth_rule(rule)
     if rule == "median":
-        h = median_bandwidth(x)
+        h = scale * median_bandwidth(x)
     else:
         h = jnp.asarray(fixed_h, dtype=x.dtype)
     return jnp.sqrt(jnp.maximum(jnp.square(h), _MIN_H2))

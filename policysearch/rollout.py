@@ -45,8 +45,8 @@ def episode(env, policy: MLPPolicy, flat, reset_key, obs_stats=None, record=Fals
         total = total + jnp.where(alive, reward, 0.0)
         length = length + alive.astype(jnp.int32)
         if track_obs:  # statistics for observation normalisation, alive steps only
-            w = alive.astype(jnp.float32)
-            osum, osq = osum + w * obs, osq + w * obs * obs
+            seen = jnp.where(alive, obs, 0.0)  # where, not a 0-weight: a NaN after the end stays out
+            osum, osq = osum + seen, osq + seen * seen
         done = done | terminated | truncated
         out = (obs, action, alive) if record else None
         return (next_obs, next_state, total, done, length, osum, osq), out
@@ -84,7 +84,8 @@ def make_population_evaluator(env, policy: MLPPolicy, num_episodes: int = 1, max
             flat_params, reset_keys, obs_stats
         )
         returns, nan_count = replace_nonfinite(jnp.mean(totals, axis=1))
-        count = jnp.sum(lengths).astype(jnp.float32)
+        # observation statistics only exist when the policy normalises observations
+        count = jnp.sum(lengths).astype(jnp.float32) * float(policy.normalize_observations)
         safe = jnp.maximum(count, 1.0)
         mean = jnp.sum(osum, axis=(0, 1)) / safe
         var = jnp.maximum(jnp.sum(osq, axis=(0, 1)) / safe - mean**2, 0.0)

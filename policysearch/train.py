@@ -7,8 +7,13 @@ The run directory layout is the contract in docs/architecture.md.
 
 from __future__ import annotations
 
-import json
 import os
+
+# One BLAS thread: multi-threaded OpenBLAS behind jax's CPU eigh is pathologically slow on
+# small shared CPUs (the CMA-ES eigendecompositions are small). Set before numpy/scipy load.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import json
 import sys
 import time
 
@@ -207,7 +212,7 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
             "obs_mean": carry_np.obs_stats.mean[j], "obs_var": carry_np.obs_stats.var[j],
             "obs_count": carry_np.obs_stats.count[j], "best_return": best_return,
         })
-    save_policies(run_dir, spec.env_name, spec.policy, exported)
+    save_policies(run_dir, spec.env_name, spec.policy, exported, env_kwargs=spec.env_kwargs)
     ckpt.close()
     summary = {
         "env": spec.env_name,

@@ -79,3 +79,17 @@ def test_evosax_adapter_equals_evosax():
         s_ad = ad.tell(off, f(off), s_ad)
         s_es, _ = es.tell(jax.random.key(0), pop, f(pop), s_es, p)
     np.testing.assert_allclose(ad.means(s_ad), s_es.mean, rtol=1e-6)
+
+
+def test_density_experiment_quick_smoke(tmp_path, monkeypatch):
+    from experiments.density_sampling import main
+
+    monkeypatch.setenv("POLICYSEARCH_CACHE", str(tmp_path / "gt"))
+    out = tmp_path / "figs"
+    res = main(["--quick", "--targets", "gmm", "--methods", "svgd", "--seeds", "2",
+                "--out", str(out)])
+    r = res[0]["methods"]["svgd"]
+    assert len(r["final_mmd2"]) == 2 and r["evaluations"][-1] == 8 * 4 * 8
+    for f in ("results.json", "results.md", "mmd_gmm.png", "particles_gmm.png", "runtime.png"):
+        assert (out / f).exists(), f
+    assert "SVGD, autodiff grad" in (out / "results.md").read_text()

@@ -384,19 +384,22 @@ def test_cma_es_converges_on_sphere():
 
 
 def test_sv_cma_es_converges_on_sphere():
+    # Default schedule: the repulsion decays linearly to 0 at num_generations (T = 100); after
+    # T the particles are plain CMA-ES runs and must all converge to the single optimum.
     s = make("sv_cma_es", 4, 8, 5)
     x0 = jax.random.normal(jax.random.key(0), (4, 5))
-    st = _optimise(s, x0, s.default_params.replace(num_generations=150.0), sphere, 150)
+    st = _optimise(s, x0, s.default_params.replace(num_generations=100.0), sphere, 200)
     assert float(st.best_fitness) < 1e-6
-    assert float(jnp.max(jnp.linalg.norm(s.means(st) - 0.5, axis=-1))) < 0.05
+    assert float(jnp.max(jnp.linalg.norm(s.means(st) - 0.5, axis=-1))) < 1e-2
 
 
-def test_svgd_autodiff_samples_gaussian():
+@pytest.mark.parametrize("source", ["autodiff", "surrogate"])
+def test_svgd_samples_gaussian(source):
     mu = jnp.array([1.0, -2.0])
     f = lambda x: 0.5 * jnp.sum((x - mu) ** 2, axis=-1)  # noqa: E731
-    s = make("svgd", 32, 1, 2, source="autodiff", objective=f)
+    s = make("svgd", 32, 1, 2, source=source, **({"objective": f} if source == "autodiff" else {}))
     x0 = jax.random.normal(jax.random.key(0), (32, 2))
-    st = _optimise(s, x0, s.default_params, f, 300)
+    st = _optimise(s, x0, s.default_params, f, 150)
     x = np.asarray(s.means(st))
     np.testing.assert_allclose(x.mean(0), mu, atol=0.15)
     assert np.all((x.std(0) > 0.6) & (x.std(0) < 1.4))

@@ -69,9 +69,9 @@ class MotionPlanning(Target):
         self.goal = jnp.asarray(self._goal, jnp.float32)
         self.centres = jnp.asarray(obs[:, :2], jnp.float32)
         self.radii = jnp.asarray(obs[:, 2], jnp.float32)
-        lo = np.minimum(self._start, self._goal) - 3.0
-        hi = np.maximum(self._start, self._goal) + 3.0
-        self.plot_bounds = ((lo[0], hi[0]), (lo[1] - 1, hi[1] + 1))
+        lo = np.minimum(self._start, self._goal)
+        hi = np.maximum(self._start, self._goal)
+        self.plot_bounds = ((lo[0] - 1.5, hi[0] + 1.5), (lo[1] - 4.5, hi[1] + 4.5))
         # Gaussian prior (smoothness term): precision Q = T / s^2, T = tridiag(-1, 2, -1) [K, K]
         t = 2 * np.eye(self.K) - np.eye(self.K, k=1) - np.eye(self.K, k=-1)
         frac = np.arange(1, self.K + 1) / (self.K + 1)

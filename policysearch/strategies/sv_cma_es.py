@@ -36,12 +36,13 @@ from policysearch import kernels
 from policysearch.strategies import base
 
 __all__ = ["SVCMAESParams", "SVCMAESState", "SVCMAES", "MPCMAES", "DEFAULT_SCHEDULE",
-           "DEFAULT_BANDWIDTH", "DEFAULT_ALPHA"]
+           "DEFAULT_BANDWIDTH", "DEFAULT_ALPHA", "DEFAULT_BANDWIDTH_SCALE"]
 
 # Defaults chosen with benchmarks/gmm_coverage.py; see docs/strategies.md ("Strategies").
 DEFAULT_SCHEDULE = "linear"
 DEFAULT_BANDWIDTH = "median"
 DEFAULT_ALPHA = 16.0
+DEFAULT_BANDWIDTH_SCALE = 0.7
 # evosax's std_min is 0: on a converged problem sigma underflows to 0 after a few hundred
 # generations (seen at ~380 on the 2-D mixture) and the state turns NaN (0/0 in the steps).
 DEFAULT_SIGMA_MIN = 1e-30
@@ -56,6 +57,8 @@ class SVCMAESParams:
     sigma_init: initial step size of every particle.
     alpha: repulsion scale; gamma(t) = alpha * schedule(t / num_generations).
     kernel_std: RBF bandwidth h used when the strategy's ``bandwidth == "fixed"``.
+    bandwidth_scale: multiplies the median-heuristic bandwidth (``bandwidth == "median"``);
+      1 is Liu & Wang's heuristic, the default 0.7 was chosen on the 4-mode mixture.
     num_generations: horizon T of the gamma schedule (set it to the run length).
     cma: evosax ``CMA_ES`` parameters (recombination weights, learning rates, damping, std_min/max;
       std_min defaults to 1e-30 here instead of evosax's 0, see ``DEFAULT_SIGMA_MIN``).
@@ -64,6 +67,7 @@ class SVCMAESParams:
     sigma_init: jax.Array
     alpha: jax.Array
     kernel_std: jax.Array
+    bandwidth_scale: jax.Array
     num_generations: jax.Array
     cma: Any
 
@@ -112,7 +116,8 @@ class SVCMAES:
         under vmap over seeds too. k = 1 reproduces evosax exactly.
       repulsion: False gives rho independent CMA-ES runs (gamma = 0), used by MPCMAES / CMAES.
       low_memory: update the particles' covariances one at a time, in place (d x d temporaries
-        once instead of rho times); ``"auto"``: when dim >= 512. Same arithmetic either way.
+        once instead of rho times); ``"auto"``: when dim >= 512 on CPU (on GPU, XLA's buffer
+        assignment made it use more memory, measured). Same arithmetic either way.
     """
 
     num_particles: int
@@ -141,7 +146,6 @@ class SVCMAES:
         cma = cma.replace(std_min=jnp.asarray(DEFAULT_SIGMA_MIN, jnp.float32))
         if self.low_memory not in ("auto", True, False):
             raise ValueError(f"low_memory={self.low_memory!r} is invalid: must be True, False or 'auto'")
-        object.__setattr__(self, "_low_memory", self.dim >= _SEQUENTIAL_DIM if self.low_memory == "auto" else self.low_memory)
         object.__setattr__(self, "_evo", evo)
         object.__setattr__(self, "_cma_default", cma)
         object.__setattr__(
@@ -160,6 +164,7 @@ class SVCMAES:
             sigma_init=f32(1.0),
             alpha=f32(DEFAULT_ALPHA if self.repulsion else 0.0),
             kernel_std=f32(1.0),
+            bandwidth_scale=f32(DEFAULT_BANDWIDTH_SCALE),
             num_generations=f32(100.0),
             cma=self._cma_default,
         )
@@ -169,7 +174,7 @@ class SVCMAES:
         return self._interval
 
     def check_params(self, params: SVCMAESParams) -> None:
-        base.check_params_positive(params, ("sigma_init", "kernel_std", "num_generations"))
+        base.check_params_positive(params, ("sigma_init", "kernel_std", "bandwidth_scale", "num_generations"))
         base.check_params_nonnegative(params, ("alpha",))
 
     def init(self, key: jax.Array, x0: jax.Array, params: SVCMAESParams | None = None) -> SVCMAESState:
@@ -238,7 +243,7 @@ class SVCMAES:
         y_w = jnp.einsum("rm,rmd->rd", jnp.where(w < 0.0, 0.0, w), y_k)  # driving force / sigma
 
         if self.repulsion:
-            h = kernels.bandwidth(mean, self.bandwidth, params.kernel_std)
+            h = kernels.bandwidth(mean, self.bandwidth, params.kernel_std, params.bandwidth_scale)
             T = params.num_generations
             t = state.generation.astype(jnp.float32) / T
             gamma = params.alpha * kernels.gamma_schedule(self.schedule, t, T)
@@ -263,7 +268,10 @@ class SVCMAES:
             return p_sigma, sigma, p_c, C
 
         args = (state.p_sigma, sigma, state.p_c, state.C, state.B, state.D, y_w, y_k, w)
-        if self._low_memory and rho > 1:
+        low_memory = self.low_memory
+        if low_memory == "auto":  # measured: saves memory on CPU, costs memory on GPU
+            low_memory = d >= _SEQUENTIAL_DIM and jax.default_backend() == "cpu"
+        if low_memory and rho > 1:
             # One particle at a time, updating the stacked arrays in place: the d x d
             # temporaries exist once, not rho times (memory at large d).
             def body(i, carry):
@@ -297,43 +305,47 @@ class SVCMAES:
 
     # ------------------------------------------------------------------ internals
     def _refresh_eigen(self, state: SVCMAESState) -> SVCMAESState:
-        """evosax ``eigen_decomposition`` (symmetrise, clip, load, eigh) on due particles."""
+        """evosax ``eigen_decomposition`` (symmetrise, clip, load, eigh) of the due particles.
+
+        k = 1: every particle. k > 1: particles with ``i % k == generation % k`` (staggered, so
+        the per-generation cost is the same under vmap over seeds). The stacked C, B, D are
+        updated in place; on CPU one matrix at a time (XLA:CPU's batched eigh measured 2-3x
+        slower than a loop of single ones, and the loop needs no stacked temporaries), elsewhere
+        with the batched solver.
+        """
         k, rho = self._interval, self.num_particles
         if k == 1:
-            C, B, D = _batched_eigen(state.C)
-            return state.replace(C=C, B=B, D=D)
-        n_r = -(-rho // k)  # particles refreshed per generation: those with i % k == g % k
-        r = state.generation % k
-        idx = r + k * jnp.arange(n_r, dtype=jnp.int32)
-        valid = idx < rho
+            idx, valid = jnp.arange(rho, dtype=jnp.int32), None
+        else:
+            n_r = -(-rho // k)  # particles refreshed per generation
+            idx = state.generation % k + k * jnp.arange(n_r, dtype=jnp.int32)
+            valid = None if rho % k == 0 else idx < rho
+        skip = lambda c: (c, c, jnp.ones(c.shape[:-1], c.dtype))  # noqa: E731 (outputs are dropped)
+        C, B, D = state.C, state.B, state.D
 
-        def refresh(s):
-            safe = jnp.minimum(idx, rho - 1)
-            C, B, D = _batched_eigen(s.C[safe])
-            tgt = jnp.where(valid, idx, rho)  # out of range -> dropped
-            return s.replace(
-                C=s.C.at[tgt].set(C, mode="drop"),
-                B=s.B.at[tgt].set(B, mode="drop"),
-                D=s.D.at[tgt].set(D, mode="drop"),
-            )
+        if jax.default_backend() == "cpu":
 
-        if rho % k == 0:
-            return refresh(state)  # every generation refreshes exactly rho / k particles
-        return jax.lax.cond(jnp.any(valid), refresh, lambda s: s, state)
+            def update(carry, i):
+                out = eigen_decomposition(carry[0][i])
+                return tuple(a.at[i].set(o) for a, o in zip(carry, out))
 
+            def body(j, carry):
+                if valid is None:
+                    return update(carry, idx[j])
+                return jax.lax.cond(valid[j], update, lambda c, i: c, carry, jnp.minimum(idx[j], rho - 1))
 
-def _batched_eigen(C: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """evosax ``eigen_decomposition`` of each matrix in ``C[n, d, d]``.
-
-    On CPU a ``lax.map`` loop over the matrices, not ``vmap``: XLA:CPU's batched eigh measured
-    2-3x slower than a loop of single ones (16 x 65 x 65). Elsewhere (GPU) the batched solver.
-    """
-    if C.shape[0] == 1:
-        out = eigen_decomposition(C[0])
-        return tuple(v[None] for v in out)
-    if jax.default_backend() == "cpu":
-        return jax.lax.map(eigen_decomposition, C)
-    return jax.vmap(eigen_decomposition)(C)
+            C, B, D = jax.lax.fori_loop(0, idx.shape[0], body, (C, B, D))
+        elif k == 1:
+            C, B, D = jax.vmap(eigen_decomposition)(C)
+        elif valid is None:
+            out = jax.vmap(eigen_decomposition)(C[idx])
+            C, B, D = (a.at[idx].set(o) for a, o in zip((C, B, D), out))
+        else:
+            sel = C[jnp.minimum(idx, rho - 1)]
+            out = jax.lax.cond(jnp.any(valid), jax.vmap(eigen_decomposition), jax.vmap(skip), sel)
+            tgt = jnp.where(valid, idx, rho)
+            C, B, D = (a.at[tgt].set(o, mode="drop") for a, o in zip((C, B, D), out))
+        return state.replace(C=C, B=B, D=D)
 
 
 def MPCMAES(

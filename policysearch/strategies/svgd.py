@@ -98,6 +98,7 @@ class SVGDParams:
     learning_rate: optimiser step size.
     sigma: ES smoothing std (source "es").
     kernel_std: RBF bandwidth h when ``bandwidth == "fixed"``.
+    bandwidth_scale: multiplies the median-heuristic bandwidth (1 = Liu & Wang).
     repulsion: scale c of the repulsive term (1 = plain SVGD).
     surrogate_std: std of the KDE surrogate (source "surrogate").
     """
@@ -105,6 +106,7 @@ class SVGDParams:
     learning_rate: jax.Array
     sigma: jax.Array
     kernel_std: jax.Array
+    bandwidth_scale: jax.Array
     repulsion: jax.Array
     surrogate_std: jax.Array
 
@@ -181,12 +183,13 @@ class SVGD:
             learning_rate=f32(0.1),
             sigma=f32(1.0),
             kernel_std=f32(1.0),
+            bandwidth_scale=f32(1.0),
             repulsion=f32(1.0),
             surrogate_std=f32(1.0),
         )
 
     def check_params(self, params: SVGDParams) -> None:
-        base.check_params_positive(params, ("learning_rate", "sigma", "kernel_std", "surrogate_std"))
+        base.check_params_positive(params, ("learning_rate", "sigma", "kernel_std", "bandwidth_scale", "surrogate_std"))
         base.check_params_nonnegative(params, ("repulsion",))
 
     def init(self, key: jax.Array, x0: jax.Array, params: SVGDParams | None = None) -> SVGDState:
@@ -230,7 +233,7 @@ class SVGD:
             raise ValueError(f"fitness has shape {fitness.shape}; expected {(rho, m)}")
         best = base.update_best(state, offspring, fitness)
         params, x = state.params, state.x
-        h = kernels.bandwidth(x, self.bandwidth, params.kernel_std)
+        h = kernels.bandwidth(x, self.bandwidth, params.kernel_std, params.bandwidth_scale)
 
         if self.source == "autodiff":
             grad_logp = -jax.vmap(jax.grad(self.objective))(x)
