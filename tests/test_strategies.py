@@ -30,7 +30,7 @@ def _sv_parity_max_diffs(alpha_ours_factor=1.0, rho=4, m=8, d=5, gens=6, alpha=0
     ep = es.default_params.replace(kernel_std=kstd, alpha=alpha, std_init=sigma)
     x0 = jax.random.normal(jax.random.key(0), (rho, d))
     es_state = es.init(jax.random.key(1), x0, ep)
-    ours = SVCMAES(rho, m, d, schedule="constant", bandwidth="fixed", eigen_interval=1)
+    ours = SVCMAES(rho, m, d, schedule="constant", bandwidth="fixed", eigen_interval=1, sampling="eigen")
     p = ours.default_params.replace(kernel_std=kstd, alpha=alpha * alpha_ours_factor, sigma_init=sigma)
     st = ours.init(jax.random.key(1), x0, p)
     diffs = {k: 0.0 for k in ("offspring@0", "mean", "sigma", "p_sigma", "p_c", "C")}
@@ -90,7 +90,7 @@ def test_gamma_zero_equals_independent_evosax_cma_es():
 
 def test_cma_es_equals_evosax_cma_es_including_ask():
     m, d = 8, 3
-    ours = CMAES(m, d, eigen_interval=1)
+    ours = CMAES(m, d, eigen_interval=1, sampling="eigen")
     es = CMA_ES(population_size=m, solution=jnp.zeros(d))
     ep = es.default_params.replace(std_init=0.3)
     x0 = jnp.array([0.5, -1.0, 2.0])

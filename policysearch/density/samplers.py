@@ -78,10 +78,10 @@ def rejection_sample(key, log_p_tilde: Callable, proposal_sample: Callable,
                      max_tries: int = 100000) -> RejectionResult:
     """Rejection sampling: z ~ q, accept when u * k q(z) <= p~(z), u ~ U(0, 1).
 
-    Requires k q(z) >= p~(z) everywhere (checked on every proposal: a violation counts in
-    ``envelope_violations``, see the returned ``exhausted`` flag semantics below).
-    ``proposal_sample(key) -> z [d]``; ``proposal_log_prob(z) -> log q(z)``.
-    The expected acceptance rate is Z_p / k (Z_p = integral of p~)."""
+    Requires k q(z) >= p~(z) everywhere (not checked). ``proposal_sample(key) -> z [d]``;
+    ``proposal_log_prob(z) -> log q(z)`` (normalised). One vmapped ``while_loop`` per sample;
+    a sample still rejected after ``max_tries`` proposals is returned as its last proposal and
+    counted in ``exhausted``. The expected acceptance rate is Z_p / k (Z_p = integral of p~)."""
 
     def one(k):
         def cond(c):

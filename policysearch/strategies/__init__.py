@@ -36,9 +36,9 @@ __all__ = [
 STRATEGY_NAMES = ("sv_cma_es", "cma_es", "mp_cma_es", "svgd")
 
 _STATIC = {
-    "sv_cma_es": ("schedule", "bandwidth", "eigen_interval", "low_memory"),
-    "cma_es": ("eigen_interval",),
-    "mp_cma_es": ("eigen_interval", "low_memory"),
+    "sv_cma_es": ("schedule", "bandwidth", "eigen_interval", "sampling", "low_memory"),
+    "cma_es": ("eigen_interval", "sampling",),
+    "mp_cma_es": ("eigen_interval", "sampling", "low_memory"),
     "svgd": ("source", "objective", "optimizer", "bandwidth", "fitness_shaping"),
 }
 

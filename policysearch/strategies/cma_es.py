@@ -13,7 +13,8 @@ from policysearch.strategies.sv_cma_es import SVCMAES
 __all__ = ["CMAES"]
 
 
-def CMAES(pop_size: int, dim: int, eigen_interval: int | str = "auto", num_particles: int = 1) -> SVCMAES:
+def CMAES(pop_size: int, dim: int, eigen_interval: int | str = "auto", num_particles: int = 1,
+          **static) -> SVCMAES:
     """CMA-ES with population ``pop_size`` in ``dim`` dimensions; state arrays carry a leading axis of 1.
 
     ``init`` accepts ``x0`` of shape ``[dim]`` or ``[1, dim]``; ``means(state)`` is ``[1, dim]``;
@@ -25,4 +26,4 @@ def CMAES(pop_size: int, dim: int, eigen_interval: int | str = "auto", num_parti
             "(use 'mp_cma_es' for several independent CMA-ES populations)"
         )
     base.check_int("pop_size", pop_size, 2)
-    return SVCMAES(num_particles=1, pop_size=pop_size, dim=dim, eigen_interval=eigen_interval, repulsion=False)
+    return SVCMAES(num_particles=1, pop_size=pop_size, dim=dim, eigen_interval=eigen_interval, repulsion=False, **static)

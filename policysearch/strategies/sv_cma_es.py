@@ -41,6 +41,7 @@ __all__ = ["SVCMAESParams", "SVCMAESState", "SVCMAES", "MPCMAES", "DEFAULT_SCHED
 # Defaults chosen with benchmarks/gmm_coverage.py; see docs/strategies.md ("Strategies").
 DEFAULT_SCHEDULE = "linear"
 DEFAULT_BANDWIDTH = "median"
+SAMPLINGS = ("symmetric", "eigen")
 DEFAULT_ALPHA = 16.0
 DEFAULT_BANDWIDTH_SCALE = 0.7
 # evosax's std_min is 0: on a converged problem sigma underflows to 0 after a few hundred
@@ -115,6 +116,12 @@ class SVCMAES:
         are staggered (particle i refreshes when generation % k == i % k), so the saving holds
         under vmap over seeds too. k = 1 reproduces evosax exactly.
       repulsion: False gives rho independent CMA-ES runs (gamma = 0), used by MPCMAES / CMAES.
+      sampling: ``"symmetric"`` (default): y = B D B^T z, the symmetric square root C^{1/2} z,
+        which is unique for a given C, so float noise in C (different batch layouts, devices)
+        stays float noise in the offspring; ``"eigen"``: y = B D z as evosax does, which
+        depends on the arbitrary eigenvector basis eigh returns (degenerate eigenvalues are
+        common in CMA-ES) and so can turn 1e-7 differences into different offspring. Same
+        distribution N(0, C) either way; ``"eigen"`` reproduces evosax's offspring exactly.
       low_memory: update the particles' covariances one at a time, in place (d x d temporaries
         once instead of rho times); ``"auto"``: when dim >= 512 on CPU (on GPU, XLA's buffer
         assignment made it use more memory, measured). Same arithmetic either way.
@@ -128,8 +135,11 @@ class SVCMAES:
     eigen_interval: int | str = "auto"
     repulsion: bool = True
     low_memory: bool | str = "auto"
+    sampling: str = "symmetric"
 
     def __post_init__(self):
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling={self.sampling!r} is invalid; allowed: {', '.join(SAMPLINGS)}")
         min_particles = 2 if self.repulsion else 1
         what = " (the kernel needs at least 2 particles)" if self.repulsion else ""
         base.check_int("num_particles", self.num_particles, min_particles, what)
@@ -215,6 +225,8 @@ class SVCMAES:
         else:
             keys = jax.random.split(key, rho)  # as evosax SV_ES
             z = jax.vmap(lambda k: jax.random.normal(k, (m, d)))(keys)
+        if self.sampling == "symmetric":  # z B: rotate into the eigenbasis first (still N(0, I))
+            z = jnp.einsum("rmj,rjk->rmk", z, state.B)
         y = jnp.einsum("rmk,rjk->rmj", z * state.D[:, None, :], state.B)  # (z diag(D)) B^T
         offspring = state.mean[:, None, :] + state.sigma[:, None, None] * y
         return offspring, state
@@ -349,7 +361,8 @@ class SVCMAES:
 
 
 def MPCMAES(
-    num_particles: int, pop_size: int, dim: int, eigen_interval: int | str = "auto", low_memory: bool | str = "auto"
+    num_particles: int, pop_size: int, dim: int, eigen_interval: int | str = "auto", low_memory: bool | str = "auto",
+    sampling: str = "symmetric",
 ) -> SVCMAES:
     """Kernel-free multi-population CMA-ES: SV-CMA-ES with gamma = 0 (rho independent CMA-ES runs)."""
     return SVCMAES(
@@ -357,6 +370,7 @@ def MPCMAES(
         pop_size=pop_size,
         dim=dim,
         eigen_interval=eigen_interval,
+        sampling=sampling,
         repulsion=False,
         low_memory=low_memory,
     )
