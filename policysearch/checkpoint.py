@@ -11,7 +11,7 @@ import os
 
 import orbax.checkpoint as ocp
 
-logging.getLogger("absl").setLevel(logging.ERROR)
+logging.getLogger("absl").setLevel(logging.CRITICAL)  # orbax chatter; our errors are one line
 
 
 class CheckpointError(RuntimeError):
@@ -35,6 +35,9 @@ class Checkpoints:
 
     def restore(self, generation: int, like):
         """Restore into the structure/shapes of `like`; any mismatch or damage is one clear error."""
+        absl = logging.getLogger("absl")
+        level = absl.level
+        absl.setLevel(logging.CRITICAL)  # orbax logs its own error lines; ours is the one line
         try:
             return self.manager.restore(int(generation), args=ocp.args.StandardRestore(like))
         except Exception as exc:  # orbax raises many types for damaged or mismatched files
@@ -42,6 +45,8 @@ class Checkpoints:
             raise CheckpointError(
                 f"checkpoint {self.path}/{generation} is corrupt or does not match the config: {first[:300]}"
             ) from None
+        finally:
+            absl.setLevel(level)
 
     def close(self):
         self.manager.close()

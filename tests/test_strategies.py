@@ -111,9 +111,10 @@ def test_cma_es_equals_evosax_cma_es_including_ask():
     assert ours.means(st).shape == (1, d)
 
 
-def test_lazy_eigendecomposition_is_staggered():
+@pytest.mark.parametrize("low_memory", [False, True])
+def test_lazy_eigendecomposition_is_staggered(low_memory):
     rho, k = 4, 3
-    s = SVCMAES(rho, 6, 3, eigen_interval=k)
+    s = SVCMAES(rho, 6, 3, eigen_interval=k, low_memory=low_memory)
     st = s.init(jax.random.key(0), jax.random.normal(jax.random.key(1), (rho, 3)))
     prev_B = np.asarray(st.B)
     key = jax.random.key(2)

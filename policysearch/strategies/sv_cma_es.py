@@ -122,9 +122,9 @@ class SVCMAES:
         depends on the arbitrary eigenvector basis eigh returns (degenerate eigenvalues are
         common in CMA-ES) and so can turn 1e-7 differences into different offspring. Same
         distribution N(0, C) either way; ``"eigen"`` reproduces evosax's offspring exactly.
-      low_memory: update the particles' covariances one at a time, in place (d x d temporaries
-        once instead of rho times); ``"auto"``: when dim >= 512 on CPU (on GPU, XLA's buffer
-        assignment made it use more memory, measured). Same arithmetic either way.
+      low_memory: eigendecompose and update the particles' covariances one at a time, in place
+        (d x d temporaries once instead of rho times); ``"auto"``: when dim >= 512 on CPU (on GPU,
+        XLA's buffer assignment made it use more memory, measured). Same arithmetic either way.
     """
 
     num_particles: int
@@ -280,10 +280,7 @@ class SVCMAES:
             return p_sigma, sigma, p_c, C
 
         args = (state.p_sigma, sigma, state.p_c, state.C, state.B, state.D, y_w, y_k, w)
-        low_memory = self.low_memory
-        if low_memory == "auto":  # measured: saves memory on CPU, costs memory on GPU
-            low_memory = d >= _SEQUENTIAL_DIM and jax.default_backend() == "cpu"
-        if low_memory and rho > 1:
+        if self._use_low_memory() and rho > 1:
             # One particle at a time, updating the stacked arrays in place: the d x d
             # temporaries exist once, not rho times (memory at large d).
             def body(i, carry):
@@ -316,14 +313,18 @@ class SVCMAES:
         return state.sigma
 
     # ------------------------------------------------------------------ internals
+    def _use_low_memory(self) -> bool:
+        """Trace-time choice: one particle at a time, in place (see ``low_memory``)."""
+        if self.low_memory == "auto":  # measured: saves memory on CPU, costs memory on GPU
+            return self.dim >= _SEQUENTIAL_DIM and jax.default_backend() == "cpu"
+        return bool(self.low_memory)
+
     def _refresh_eigen(self, state: SVCMAESState) -> SVCMAESState:
         """evosax ``eigen_decomposition`` (symmetrise, clip, load, eigh) of the due particles.
 
         k = 1: every particle. k > 1: particles with ``i % k == generation % k`` (staggered, so
-        the per-generation cost is the same under vmap over seeds). The stacked C, B, D are
-        updated in place; on CPU one matrix at a time (XLA:CPU's batched eigh measured 2-3x
-        slower than a loop of single ones, and the loop needs no stacked temporaries), elsewhere
-        with the batched solver.
+        the per-generation cost is the same under vmap over seeds). Batched (vmap) by default;
+        with ``low_memory`` one matrix at a time, updating the stacked C, B, D in place.
         """
         k, rho = self._interval, self.num_particles
         if k == 1:
@@ -332,10 +333,9 @@ class SVCMAES:
             n_r = -(-rho // k)  # particles refreshed per generation
             idx = state.generation % k + k * jnp.arange(n_r, dtype=jnp.int32)
             valid = None if rho % k == 0 else idx < rho
-        skip = lambda c: (c, c, jnp.ones(c.shape[:-1], c.dtype))  # noqa: E731 (outputs are dropped)
         C, B, D = state.C, state.B, state.D
 
-        if jax.default_backend() == "cpu":
+        if self._use_low_memory():
 
             def update(carry, i):
                 out = eigen_decomposition(carry[0][i])
@@ -353,9 +353,10 @@ class SVCMAES:
             out = jax.vmap(eigen_decomposition)(C[idx])
             C, B, D = (a.at[idx].set(o) for a, o in zip((C, B, D), out))
         else:
+            skip = lambda c: (c, c, jnp.ones(c.shape[:-1], c.dtype))  # noqa: E731 (outputs are dropped)
             sel = C[jnp.minimum(idx, rho - 1)]
             out = jax.lax.cond(jnp.any(valid), jax.vmap(eigen_decomposition), jax.vmap(skip), sel)
-            tgt = jnp.where(valid, idx, rho)
+            tgt = jnp.where(valid, idx, rho)  # out of range -> dropped
             C, B, D = (a.at[tgt].set(o, mode="drop") for a, o in zip((C, B, D), out))
         return state.replace(C=C, B=B, D=D)
 
