@@ -128,3 +128,29 @@ def test_rollout_masks_rewards_after_termination(runs):
     assert res.obs_count == len(visited) and res.nan_count == 0
     np.testing.assert_allclose(res.obs_mean, visited.mean(0), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(res.obs_var, visited.var(0), rtol=1e-3, atol=1e-4)
+
+
+def test_main_job_on_hopper_end_to_end(tmp_path):
+    """train (sv_cma_es, tiny) -> run directory with report and policies -> evaluate --backend jax."""
+    import json
+    import os
+
+    from helpers import cli
+
+    out = tmp_path / "hopper"
+    r = cli("policysearch.train", [
+        "env=hopper", "strategy=sv_cma_es", "env.kwargs.episode_length=10", "seeds=1",
+        "generations=2", "chunk=2", "episodes=1", "validation_episodes=2",
+        "strategy.num_particles=2", "strategy.pop_size=4", "policy.hidden_sizes=[2]",
+        "progress=false", f"out_dir={out}"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    for name in ("summary.json", "metrics.jsonl", "policies/seed_0.npz", "report/index.html"):
+        assert os.path.exists(out / name), name
+    meta = json.loads((out / "policies" / "policy.json").read_text())
+    assert meta["env_kwargs"]["episode_length"] == 10 and meta["policy"]["normalize_observations"]
+    stats = np.load(out / "policies" / "seed_0.npz")
+    assert float(stats["obs_count"]) > 0 and np.all(np.asarray(stats["obs_var"]) > 0)
+    r = cli("policysearch.evaluate", [str(out), "--episodes", "3", "--backend", "jax"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout)
+    assert result["env"] == "hopper" and np.isfinite(result["seeds"][0]["mean"])
