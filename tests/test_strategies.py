@@ -51,8 +51,9 @@ def _sv_parity_max_diffs(alpha_ours_factor=1.0, rho=4, m=8, d=5, gens=6, alpha=0
     return diffs
 
 
-def test_sv_cma_es_parity_with_evosax():
-    diffs = _sv_parity_max_diffs()
+@pytest.mark.parametrize("alpha,kstd", [(0.7, 2.0), (6.0, 1.5)])  # the second: large steps, h_sigma = 0 early
+def test_sv_cma_es_parity_with_evosax(alpha, kstd):
+    diffs = _sv_parity_max_diffs(alpha=alpha, kstd=kstd)
     assert diffs.pop("offspring@0") == 0.0
     # every field within rtol=atol=1e-5 over all generations (normalised error <= 1)
     assert all(v <= 1.0 for v in diffs.values()), diffs
