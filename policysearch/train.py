@@ -70,23 +70,11 @@ def resolve_config(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     return OmegaConf.create(merged)
 
 
-def _read_metrics(path, upto_generation):
-    """Lines of metrics.jsonl with generation <= upto (drops lines of an unfinished chunk)."""
-    if not os.path.exists(path):
-        return []
-    rows = []
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                break  # a torn last line from a kill
-            if row["generation"] <= upto_generation:
-                rows.append(row)
-    return rows
+def _read_metrics(run_dir, upto_generation):
+    """Rows of metrics.jsonl with generation <= upto (drops lines of an unfinished chunk)."""
+    from .report.analysis import read_metrics
+
+    return [row for row in read_metrics(run_dir) if row["generation"] <= upto_generation]
 
 
 def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
@@ -138,7 +126,7 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
             if os.path.exists(host_path):
                 with open(host_path) as f:
                     prior_wall = float(json.load(f).get("wall_time_s", 0.0))
-        rows = _read_metrics(metrics_path, generation)
+        rows = _read_metrics(run_dir, generation)
         with open(metrics_path, "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
     elif os.path.exists(metrics_path):
