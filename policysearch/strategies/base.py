@@ -26,6 +26,7 @@ __all__ = [
     "check_params_positive",
     "check_params_nonnegative",
     "prepare_x0",
+    "prepare_tell",
     "sanitize_fitness",
     "ordinal_ranks",
     "update_best",
@@ -81,6 +82,17 @@ def prepare_x0(x0: jax.Array, num_particles: int, dim: int) -> jax.Array:
         allowed = f"({num_particles}, {dim})" + (f" or ({dim},)" if num_particles == 1 else "")
         raise ValueError(f"x0 has shape {tuple(x0.shape)}; expected {allowed}")
     return x0
+
+
+def prepare_tell(offspring, fitness, rho: int, m: int, d: int):
+    """Check the shapes given to ``tell``; float32 offspring and sanitised fitness (NaN = worst)."""
+    offspring = jnp.asarray(offspring, jnp.float32)
+    if offspring.shape != (rho, m, d):
+        raise ValueError(f"offspring has shape {offspring.shape}; expected {(rho, m, d)}")
+    fitness = sanitize_fitness(fitness)
+    if fitness.shape != (rho, m):
+        raise ValueError(f"fitness has shape {fitness.shape}; expected {(rho, m)}")
+    return offspring, fitness
 
 
 def sanitize_fitness(fitness: jax.Array) -> jax.Array:

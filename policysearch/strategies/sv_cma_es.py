@@ -235,12 +235,7 @@ class SVCMAES:
     def tell(self, offspring: jax.Array, fitness: jax.Array, state: SVCMAESState) -> SVCMAESState:
         """Update from ``fitness[num_particles, pop_size]`` of ``offspring`` (minimised; NaN = worst)."""
         rho, m, d = self.num_particles, self.pop_size, self.dim
-        offspring = jnp.asarray(offspring, jnp.float32)
-        if offspring.shape != (rho, m, d):
-            raise ValueError(f"offspring has shape {offspring.shape}; expected {(rho, m, d)}")
-        fitness = base.sanitize_fitness(fitness)
-        if fitness.shape != (rho, m):
-            raise ValueError(f"fitness has shape {fitness.shape}; expected {(rho, m)}")
+        offspring, fitness = base.prepare_tell(offspring, fitness, rho, m, d)
         best = base.update_best(state, offspring, fitness)
 
         evo, params = self._evo, state.params

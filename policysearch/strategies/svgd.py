@@ -225,12 +225,7 @@ class SVGD:
     @functools.partial(jax.jit, static_argnums=0)
     def tell(self, offspring: jax.Array, fitness: jax.Array, state: SVGDState) -> SVGDState:
         rho, m, d = self.num_particles, self.pop_size, self.dim
-        offspring = jnp.asarray(offspring, jnp.float32)
-        if offspring.shape != (rho, m, d):
-            raise ValueError(f"offspring has shape {offspring.shape}; expected {(rho, m, d)}")
-        fitness = base.sanitize_fitness(fitness)
-        if fitness.shape != (rho, m):
-            raise ValueError(f"fitness has shape {fitness.shape}; expected {(rho, m)}")
+        offspring, fitness = base.prepare_tell(offspring, fitness, rho, m, d)
         best = base.update_best(state, offspring, fitness)
         params, x = state.params, state.x
         h = kernels.bandwidth(x, self.bandwidth, params.kernel_std, params.bandwidth_scale)
