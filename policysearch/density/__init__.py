@@ -8,6 +8,7 @@ See docs/density.md. Quick use::
     res = mmd(particles, gt.samples)               # res.mmd2, res.bandwidth
 """
 
+from .benchmarks import BENCHMARK_NAMES, BenchmarkFunction
 from .ground_truth import GroundTruth, default_cache_dir, ground_truth, grid_sample
 from .logreg import BayesianLogisticRegression, load_dataset, load_dataset_file
 from .metrics import (MMDToReference, ess_from_log_weights, ksd, ksd2_unbiased, median_bandwidth,
@@ -19,7 +20,7 @@ from .targets import (TARGET_NAMES, DoubleBanana, Funnel, GaussianMixture, Rings
                       make_target)
 
 __all__ = [
-    "Target", "GaussianMixture", "DoubleBanana", "Funnel", "Rings", "MotionPlanning",
+    "Target", "BenchmarkFunction", "BENCHMARK_NAMES", "GaussianMixture", "DoubleBanana", "Funnel", "Rings", "MotionPlanning",
     "BayesianLogisticRegression", "make_target", "TARGET_NAMES", "load_dataset",
     "load_dataset_file",
     "GroundTruth", "ground_truth", "grid_sample", "default_cache_dir",

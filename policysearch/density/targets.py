@@ -19,6 +19,8 @@ Targets in this module: :class:`GaussianMixture` (random or given modes/weights,
 also the 8- and 25-Gaussians layouts), :class:`DoubleBanana`, :class:`Funnel`, :class:`Rings`.
 Motion planning lives in :mod:`policysearch.density.motion_planning`, Bayesian logistic
 regression in :mod:`policysearch.density.logreg`; :func:`make_target` builds any of them by name.
+The optimisation benchmarks (rastrigin, ackley, styblinski, schwefel, alpine1, step) live in
+:mod:`policysearch.density.benchmarks`.
 """
 
 from __future__ import annotations
@@ -457,6 +459,19 @@ _REGISTRY = {
     "motion_planning": _make_motion_planning,
     "logreg": _make_logreg,
 }
+
+
+def _make_benchmark(function):
+    def make(**kw):
+        from .benchmarks import BenchmarkFunction
+        return BenchmarkFunction(function, **kw)
+    return make
+
+
+# optimisation benchmarks (GENNES paper; f = fitness, log_prob = -f, a box domain, f* = 0):
+# policysearch.density.benchmarks
+for _f in ("rastrigin", "ackley", "styblinski", "schwefel", "alpine1", "step"):
+    _REGISTRY[_f] = _make_benchmark(_f)
 TARGET_NAMES = tuple(_REGISTRY)
 
 
