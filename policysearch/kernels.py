@@ -11,14 +11,23 @@ Conventions (used by every strategy in :mod:`policysearch.strategies`):
   ``sum_j grad_{x_j} k(x_j, x_i) = sum_j K[j, i] (x_i - x_j) / h^2`` (no ``1/n``; callers scale).
 * gamma schedules are pure functions of the normalised time ``t = generation / T`` in ``[0, 1]``
   (clipped) and the horizon ``T``; they return the factor that multiplies the scale ``alpha``.
+* Kernel spaces (``KERNEL_SPACES``): ``"parameters"`` is the RBF on the particles themselves;
+  ``"actions"`` is the RBF on an embedding ``e = embed(x[n, d], context) -> [n, k]`` of the
+  particles (for policies: their actions at probe observations, ``ActionEmbedding``). The
+  strategies only see a generic ``embed``; the function-space repulsion on particle ``i`` is
+  ``J_i^T sum_j k(e_j, e_i) (e_i - e_j) / h^2`` with ``J_i = d e_i / d x_i`` (a vector-Jacobian
+  product through ``embed`` only), bandwidth by the same rules on the embeddings. With
+  ``embed = identity`` it is the parameter-space repulsion.
 
 All functions are pure jnp code: jit / vmap / grad friendly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -35,7 +44,16 @@ __all__ = [
     "repulsion",
     "svgd_direction",
     "gamma_schedule",
+    "KERNEL_SPACES",
+    "check_kernel_space",
+    "embedded_repulsion",
+    "embedded_svgd_direction",
+    "clip_repulsion",
+    "ProbeContext",
+    "ActionEmbedding",
 ]
+
+KERNEL_SPACES = ("parameters", "actions")
 
 BANDWIDTH_RULES = ("median", "fixed")
 SCHEDULES = ("constant", "inverse", "log", "linear")
@@ -55,6 +73,15 @@ def check_schedule(name: str) -> str:
     if name not in SCHEDULES:
         raise ValueError(f"unknown gamma schedule {name!r}; valid schedules: {', '.join(SCHEDULES)}")
     return name
+
+
+def check_kernel_space(space: str, num_probes: int = 1) -> str:
+    """Static check of a strategy's ``kernel_space`` and its ``num_probes`` (>= 1)."""
+    if space not in KERNEL_SPACES:
+        raise ValueError(f"kernel_space={space!r} is invalid; allowed: {', '.join(KERNEL_SPACES)}")
+    if isinstance(num_probes, bool) or not isinstance(num_probes, int) or num_probes < 1:
+        raise ValueError(f"num_probes={num_probes!r} is invalid: must be an integer >= 1")
+    return space
 
 
 def rbf_kernel(x: jax.Array, y: jax.Array, h: jax.Array | float) -> jax.Array:
@@ -145,3 +172,68 @@ def gamma_schedule(name: str, t: jax.Array | float, T: jax.Array | float) -> jax
         g = jnp.maximum(t * T, 1.0)
         return jnp.maximum(jnp.log(T / g), 1.0)
     return 1.0 - t  # linear
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels on an embedding of the particles (function space)
+# ---------------------------------------------------------------------------------------------
+def embedded_repulsion(x, embed, rule: str, fixed_h, scale=1.0):
+    """``(R[n, d], h)``: the repulsion of ``repulsion`` computed on ``e = embed(x)`` and pulled
+    back to ``x`` by a vector-Jacobian product: ``R[i] = J_i^T sum_j k(e_j, e_i) (e_i - e_j) / h^2``.
+
+    ``embed``: ``[n, d] -> [n, k]``, row ``i`` depending on ``x[i]`` only. ``h`` by ``rule`` on
+    the embeddings (median heuristic on output distances) and held fixed in the gradient, as in
+    parameter space.
+    """
+    e, pullback = jax.vjp(embed, x)
+    h = bandwidth(e, rule, fixed_h, scale)
+    return pullback(repulsion(e, h))[0], h
+
+
+def embedded_svgd_direction(x, grad_logp, embed, rule: str, fixed_h, scale=1.0, repulsion_scale=1.0):
+    """``(phi[n, d], h)``: ``svgd_direction`` with the kernel on ``e = embed(x)`` (see
+    ``embedded_repulsion``): ``phi_i = 1/n sum_j [k(e_j, e_i) g_j + c J_i^T grad_{e_j} k(e_j, e_i)]``."""
+    n = x.shape[0]
+    e, pullback = jax.vjp(embed, x)
+    h = bandwidth(e, rule, fixed_h, scale)
+    drive = kernel_matrix(e, h).T @ grad_logp
+    return (drive + repulsion_scale * pullback(repulsion(e, h))[0]) / n, h
+
+
+def clip_repulsion(rep, limit):
+    """Scale each row of ``rep[n, d]`` down to norm ``<= limit[n]`` (unchanged, bit for bit,
+    where it is already within; ``limit = inf`` never clips)."""
+    norm = jnp.sqrt(jnp.sum(jnp.square(rep), axis=-1))
+    factor = jnp.where(norm > limit, limit / jnp.maximum(norm, 1e-30), 1.0)
+    return rep * factor[:, None]
+
+
+@flax.struct.dataclass
+class ProbeContext:
+    """What ``ActionEmbedding`` needs besides the particles: probe observations ``obs[P, o]``
+    and the observation-normalisation statistics the policies act with (or None)."""
+
+    obs: jax.Array  # [P, observation_size]
+    obs_stats: object = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionEmbedding:
+    """A policy's outputs at probe observations: ``embed(x[n, d], ctx) -> [n, P * a]``.
+
+    Continuous actions: the squashed actions (in the action bounds); discrete: the action
+    probabilities (softmax of the logits; argmax is not differentiable). Differentiable in
+    ``x`` through the policy network only (no rollout). ``policy`` is static (hashable).
+    """
+
+    policy: object
+    num_probes: int = 32
+
+    def __call__(self, x, ctx: ProbeContext):
+        out = jax.vmap(lambda flat: self.policy.probe_outputs(flat, ctx.obs, ctx.obs_stats))(x)
+        return out.reshape(x.shape[0], -1)
+
+    def context(self, key, obs_mean, obs_var, obs_stats=None) -> ProbeContext:
+        """Fresh probe observations ~ N(obs_mean, obs_var) (the visited observations' statistics)."""
+        z = jax.random.normal(key, (self.num_probes, obs_mean.shape[-1]), jnp.float32)
+        return ProbeContext(obs=obs_mean + jnp.sqrt(jnp.maximum(obs_var, 0.0)) * z, obs_stats=obs_stats)

@@ -169,6 +169,17 @@ class MLPPolicy:
         high = jnp.asarray(self.action_high, jnp.float32)
         return low + (jnp.tanh(out) + 1.0) * 0.5 * (high - low)
 
+    def probe_outputs(self, flat, obs, obs_stats: ObsNormState | None = None):
+        """Differentiable outputs at observations ``obs[P, o]`` -> ``[P, action_size]``: the
+        squashed actions (continuous) or the action probabilities (discrete: softmax of the
+        logits, whose argmax is the action). The function-space kernel's embedding."""
+        params = self.unflatten(flat)
+        if not self.discrete:
+            return jax.vmap(lambda o: self.act_params(params, o, obs_stats))(obs)
+        if self.normalize_observations and obs_stats is not None:
+            obs = jax.vmap(obs_stats.normalize)(obs)
+        return jax.nn.softmax(self.module.apply(params, obs), axis=-1)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

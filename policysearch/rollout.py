@@ -26,8 +26,12 @@ class RolloutResult:
     episode_length: jax.Array  # [N] mean number of steps before termination/truncation
 
 
-def episode(env, policy: MLPPolicy, flat, reset_key, obs_stats=None, record=False, max_steps=None):
+def episode(env, policy: MLPPolicy, flat, reset_key, obs_stats=None, record=False, max_steps=None,
+            track_observations=None):
     """One episode of `policy` (flat params) from `env.reset(reset_key)`.
+
+    Observation sums are gathered when `track_observations` (default: when the policy
+    normalises observations; the function-space kernel's probes need them too).
 
     Returns (total_reward, length, obs_sum, obs_sq_sum, trajectory) where trajectory is
     (observations[T, obs], actions[T, ...], alive[T]) when `record` else None.
@@ -35,7 +39,7 @@ def episode(env, policy: MLPPolicy, flat, reset_key, obs_stats=None, record=Fals
     steps = int(max_steps or env.max_episode_steps)
     obs, state = env.reset(reset_key)
     params = policy.unflatten(flat)  # once per episode, not per step
-    track_obs = policy.normalize_observations
+    track_obs = policy.normalize_observations if track_observations is None else bool(track_observations)
 
     def step(carry, _):
         obs, state, total, done, length, osum, osq = carry
@@ -65,17 +69,23 @@ def replace_nonfinite(returns):
     return jnp.where(finite, returns, worst), jnp.sum(~finite).astype(jnp.int32)
 
 
-def make_population_evaluator(env, policy: MLPPolicy, num_episodes: int = 1, max_steps=None):
+def make_population_evaluator(env, policy: MLPPolicy, num_episodes: int = 1, max_steps=None,
+                              track_observations=None):
     """Build `evaluate(flat[N, d], key, obs_stats) -> RolloutResult`.
+
+    `track_observations` (default: `policy.normalize_observations`): gather the visited
+    observations' statistics (obs_mean / obs_var / obs_count; zeros and count 0 otherwise).
 
     Common random numbers: all N policies see the same `num_episodes` initial states, drawn
     from `key` (use a fresh key per generation for a fresh draw).
     """
     if int(num_episodes) < 1:
         raise ValueError(f"num_episodes must be >= 1, got {num_episodes}")
+    track = policy.normalize_observations if track_observations is None else bool(track_observations)
 
     def per_policy(flat, reset_keys, obs_stats):
-        run = lambda k: episode(env, policy, flat, k, obs_stats, max_steps=max_steps)[:4]
+        run = lambda k: episode(env, policy, flat, k, obs_stats, max_steps=max_steps,
+                                track_observations=track)[:4]
         return jax.vmap(run)(reset_keys)
 
     def evaluate(flat_params, key, obs_stats: ObsNormState | None = None) -> RolloutResult:
@@ -85,7 +95,7 @@ def make_population_evaluator(env, policy: MLPPolicy, num_episodes: int = 1, max
         )
         returns, nan_count = replace_nonfinite(jnp.mean(totals, axis=1))
         # observation statistics only exist when the policy normalises observations
-        count = jnp.sum(lengths).astype(jnp.float32) * float(policy.normalize_observations)
+        count = jnp.sum(lengths).astype(jnp.float32) * float(track)
         safe = jnp.maximum(count, 1.0)
         mean = jnp.sum(osum, axis=(0, 1)) / safe
         var = jnp.maximum(jnp.sum(osq, axis=(0, 1)) / safe - mean**2, 0.0)

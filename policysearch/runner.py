@@ -4,6 +4,11 @@
 (carry, metrics)`. The carry is a pytree with one leading seed axis; `run_chunk` is
 `jit(vmap(scan(generation)))`. The host only sees chunk boundaries (logging, progress bar,
 checkpoints, early stop).
+
+A strategy with ``kernel_space="actions"`` gets ``kernels.ActionEmbedding(policy)`` as its
+``embed`` and, every generation inside the compiled program, fresh probe observations drawn
+from that generation's visited observations (``N(mean, var)`` of the rollout's statistics) as
+its ``embed_context``. With ``kernel_space="parameters"`` nothing of this is traced.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from . import kernels
 from .policy import MLPPolicy, ObsNormState
 from .rollout import make_population_evaluator
 
@@ -67,7 +73,11 @@ def make_runner(
     population_constraint: Callable | None = None,
 ) -> Runner:
     """Build the compiled functions of a run (nothing is compiled until first call)."""
-    evaluate = make_population_evaluator(env, policy, num_episodes)
+    function_kernel = getattr(strategy, "kernel_space", "parameters") != "parameters"
+    if function_kernel and strategy.embed is None:
+        strategy = dataclasses.replace(strategy, embed=kernels.ActionEmbedding(policy, strategy.num_probes))
+    evaluate = make_population_evaluator(
+        env, policy, num_episodes, track_observations=policy.normalize_observations or function_kernel)
     validate_eval = make_population_evaluator(env, policy, validation_episodes)
     num_particles, pop_size, dim = strategy.num_particles, strategy.pop_size, strategy.dim
 
@@ -96,10 +106,16 @@ def make_runner(
             population = population_constraint(population)
         result = evaluate(population, k_eval, carry.obs_stats)
         returns = result.returns
-        state = strategy.tell(offspring, -returns.reshape(num_particles, pop_size), state)
         obs_stats = carry.obs_stats
         if policy.normalize_observations:
             obs_stats = obs_stats.update(result.obs_mean, result.obs_var, result.obs_count)
+        fitness = -returns.reshape(num_particles, pop_size)
+        if function_kernel:  # probes from this generation's visited observations
+            ctx = strategy.embed.context(jax.random.fold_in(k_eval, 1), result.obs_mean, result.obs_var,
+                                         obs_stats if policy.normalize_observations else None)
+            state = strategy.tell(offspring, fitness, state, embed_context=ctx)
+        else:
+            state = strategy.tell(offspring, fitness, state)
         i_best = jnp.argmax(returns)
         gen_best = returns[i_best]
         improved = gen_best > carry.best_return
@@ -124,6 +140,8 @@ def make_runner(
             "nan_count": result.nan_count,
             "episode_length": jnp.mean(result.episode_length),
         }
+        if hasattr(state, "repulsion_ratio"):  # SV-CMA-ES: repulsion step / neutral CMA step
+            metrics["repulsion_ratio"] = state.repulsion_ratio
         new = SeedCarry(
             key=key,
             strategy_state=state,

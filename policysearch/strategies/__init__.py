@@ -11,12 +11,14 @@ Registry::
 
 Names (``STRATEGY_NAMES``): ``sv_cma_es`` (SV-CMA-ES), ``cma_es`` (single-population CMA-ES,
 num_particles must be 1), ``mp_cma_es`` (SV-CMA-ES with gamma = 0: independent CMA-ES runs),
-``svgd`` (SVGD with gradient source autodiff / es / surrogate). See docs/strategies.md.
+``svgd`` (SVGD with gradient source autodiff / es / surrogate), ``gennes`` (generator-network ES:
+needs grad f, ``tell(..., gradients=)`` or ``objective=f``; docs/gennes.md). See docs/strategies.md.
 """
 
 from __future__ import annotations
 
 from policysearch.strategies.cma_es import CMAES
+from policysearch.strategies.gennes import GENNES, GENNESParams, GENNESState
 from policysearch.strategies.sv_cma_es import MPCMAES, SVCMAES, SVCMAESParams, SVCMAESState
 from policysearch.strategies.svgd import SVGD, SVGDParams, SVGDState
 
@@ -31,22 +33,29 @@ __all__ = [
     "SVGD",
     "SVGDParams",
     "SVGDState",
+    "GENNES",
+    "GENNESParams",
+    "GENNESState",
 ]
 
-STRATEGY_NAMES = ("sv_cma_es", "cma_es", "mp_cma_es", "svgd")
+STRATEGY_NAMES = ("sv_cma_es", "cma_es", "mp_cma_es", "svgd", "gennes")
 
 _STATIC = {
-    "sv_cma_es": ("schedule", "bandwidth", "eigen_interval", "sampling", "low_memory"),
+    "sv_cma_es": ("schedule", "bandwidth", "eigen_interval", "sampling", "low_memory", "kernel_space",
+                  "num_probes", "embed"),
     "cma_es": ("eigen_interval", "sampling",),
     "mp_cma_es": ("eigen_interval", "sampling", "low_memory"),
-    "svgd": ("source", "objective", "optimizer", "bandwidth", "fitness_shaping"),
+    "gennes": ("noise_dim", "depth", "width", "negative_slope", "objective"),
+    "svgd": ("source", "objective", "optimizer", "bandwidth", "fitness_shaping", "kernel_space", "num_probes",
+             "embed"),
 }
 
 
 def make(name: str, num_particles: int, pop_size: int, dim: int, **static):
     """Build a strategy by registry name. ``static``: the strategy's static choices, e.g.
     ``schedule``, ``bandwidth``, ``eigen_interval`` (sv_cma_es); ``eigen_interval`` (cma_es,
-    mp_cma_es); ``source``, ``objective``, ``optimizer``, ``bandwidth``, ``fitness_shaping`` (svgd).
+    mp_cma_es); ``source``, ``objective``, ``optimizer``, ``bandwidth``, ``fitness_shaping`` (svgd);
+    ``noise_dim``, ``depth``, ``width``, ``negative_slope``, ``objective`` (gennes).
     """
     allowed = _STATIC.get(name)
     if allowed is None:
@@ -64,4 +73,6 @@ def make(name: str, num_particles: int, pop_size: int, dim: int, **static):
         return MPCMAES(num_particles=num_particles, pop_size=pop_size, dim=dim, **static)
     if name == "svgd":
         return SVGD(num_particles=num_particles, pop_size=pop_size, dim=dim, **static)
+    if name == "gennes":
+        return GENNES(num_particles=num_particles, pop_size=pop_size, dim=dim, **static)
     raise ValueError(f"unknown strategy {name!r}; valid names: {', '.join(STRATEGY_NAMES)}")

@@ -10,6 +10,13 @@ One generation (``ask`` then ``tell``):
 5. x_i += driving + repulsion; the combined step / sigma_i feeds p_sigma and p_c (hence sigma_i);
    the rank-mu term uses the raw offspring steps.
 
+Options beyond the paper: ``kernel_space="actions"`` computes the kernel on a generic embedding
+``embed(means, context)`` of the particles (for policies: their actions at probe observations,
+``kernels.ActionEmbedding``; the caller passes ``context`` to ``tell``), see
+``kernels.embedded_repulsion``; ``params.repulsion_clip`` caps each particle's repulsion step at
+``repulsion_clip * sigma_i * sqrt(d / mu_eff)`` (the length of a CMA mean step under random
+selection; ``inf``, the library default, never clips). docs/strategies.md gives the evidence.
+
 The CMA-ES arithmetic (weights and learning rates, path, step-size and covariance updates,
 eigendecomposition) is evosax 0.3.2's ``CMA_ES``, called per particle under ``vmap``; this
 module only adds the repulsion, the bandwidth rule, the gamma(t) schedule and a lazy
@@ -28,6 +35,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from evosax.algorithms.distribution_based.cma_es import CMA_ES as _EvosaxCMAES
 from evosax.algorithms.distribution_based.cma_es import eigen_decomposition
 from flax import struct
@@ -44,6 +52,8 @@ DEFAULT_BANDWIDTH = "median"
 SAMPLINGS = ("symmetric", "eigen")
 DEFAULT_ALPHA = 16.0
 DEFAULT_BANDWIDTH_SCALE = 0.7
+# Library default: no cap (evosax parity); configs/strategy/sv_cma_es.yaml sets 1 for the CLIs.
+DEFAULT_REPULSION_CLIP = math.inf
 # evosax's std_min is 0: on a converged problem sigma underflows to 0 after a few hundred
 # generations (seen at ~380 on the 2-D mixture) and the state turns NaN (0/0 in the steps).
 DEFAULT_SIGMA_MIN = 1e-30
@@ -61,6 +71,8 @@ class SVCMAESParams:
     bandwidth_scale: multiplies the median-heuristic bandwidth (``bandwidth == "median"``);
       1 is Liu & Wang's heuristic, the default 0.7 was chosen on the 4-mode mixture.
     num_generations: horizon T of the gamma schedule (set it to the run length).
+    repulsion_clip: cap of a particle's repulsion step in units of ``sigma_i sqrt(d / mu_eff)``
+      (``inf``: no cap).
     cma: evosax ``CMA_ES`` parameters (recombination weights, learning rates, damping, std_min/max;
       std_min defaults to 1e-30 here instead of evosax's 0, see ``DEFAULT_SIGMA_MIN``).
     """
@@ -71,6 +83,7 @@ class SVCMAESParams:
     bandwidth_scale: jax.Array
     num_generations: jax.Array
     cma: Any
+    repulsion_clip: jax.Array = math.inf
 
 
 @struct.dataclass
@@ -89,6 +102,7 @@ class SVCMAESState:
     particle_best_fitness: jax.Array  # [rho]
     bandwidth: jax.Array  # h used by the last tell (nan before / without repulsion)
     gamma: jax.Array  # gamma(t) used by the last tell
+    repulsion_ratio: jax.Array  # last tell: median_i |repulsion_i| / (sigma_i sqrt(d / mu_eff)), before the cap
     params: SVCMAESParams
 
 
@@ -115,6 +129,12 @@ class SVCMAES:
         or ``"auto"`` (pycma's lazy gap ``floor(0.5 / (d (c1 + cmu)))``, at least 1). Particles
         are staggered (particle i refreshes when generation % k == i % k), so the saving holds
         under vmap over seeds too. k = 1 reproduces evosax exactly.
+      kernel_space: ``"parameters"`` (the kernel on the means, the paper's) or ``"actions"``
+        (the kernel on ``embed(means, context)``; ``tell`` then needs ``embed_context``).
+      num_probes: size of the embedding's context (probe observations), read by the caller
+        that builds ``embed`` and its context; unused by the strategy itself.
+      embed: ``(x[n, d], context) -> [n, k]`` for ``kernel_space="actions"`` (the RL runner
+        sets ``kernels.ActionEmbedding(policy)`` when it is None).
       repulsion: False gives rho independent CMA-ES runs (gamma = 0), used by MPCMAES / CMAES.
       sampling: ``"symmetric"`` (default): y = B D B^T z, the symmetric square root C^{1/2} z,
         which is unique for a given C, so float noise in C (different batch layouts, devices)
@@ -136,8 +156,12 @@ class SVCMAES:
     repulsion: bool = True
     low_memory: bool | str = "auto"
     sampling: str = "symmetric"
+    kernel_space: str = "parameters"
+    num_probes: int = 32
+    embed: Any = None
 
     def __post_init__(self):
+        kernels.check_kernel_space(self.kernel_space, self.num_probes)
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"sampling={self.sampling!r} is invalid; allowed: {', '.join(SAMPLINGS)}")
         min_particles = 2 if self.repulsion else 1
@@ -177,6 +201,7 @@ class SVCMAES:
             bandwidth_scale=f32(DEFAULT_BANDWIDTH_SCALE),
             num_generations=f32(100.0),
             cma=self._cma_default,
+            repulsion_clip=f32(DEFAULT_REPULSION_CLIP),
         )
 
     @property
@@ -186,6 +211,9 @@ class SVCMAES:
     def check_params(self, params: SVCMAESParams) -> None:
         base.check_params_positive(params, ("sigma_init", "kernel_std", "bandwidth_scale", "num_generations"))
         base.check_params_nonnegative(params, ("alpha",))
+        clip = base._concrete(params.repulsion_clip)
+        if clip is not None and (np.any(np.isnan(clip)) or np.any(clip <= 0)):
+            raise ValueError(f"repulsion_clip={clip.tolist()!r} is invalid: must be a number > 0 (inf: no cap)")
 
     def init(self, key: jax.Array, x0: jax.Array, params: SVCMAESParams | None = None) -> SVCMAESState:
         """``x0``: [num_particles, dim] (or [dim] when num_particles == 1). ``key`` is unused."""
@@ -211,6 +239,7 @@ class SVCMAES:
             generation=jnp.asarray(0, jnp.int32),
             bandwidth=jnp.asarray(jnp.nan, jnp.float32),
             gamma=jnp.asarray(0.0, jnp.float32),
+            repulsion_ratio=jnp.asarray(0.0, jnp.float32),
             params=params,
             **base.init_best(rho, d),
         )
@@ -232,8 +261,12 @@ class SVCMAES:
         return offspring, state
 
     @functools.partial(jax.jit, static_argnums=0)
-    def tell(self, offspring: jax.Array, fitness: jax.Array, state: SVCMAESState) -> SVCMAESState:
-        """Update from ``fitness[num_particles, pop_size]`` of ``offspring`` (minimised; NaN = worst)."""
+    def tell(self, offspring: jax.Array, fitness: jax.Array, state: SVCMAESState,
+             embed_context: Any = None) -> SVCMAESState:
+        """Update from ``fitness[num_particles, pop_size]`` of ``offspring`` (minimised; NaN = worst).
+
+        ``embed_context``: the second argument of ``embed`` (``kernel_space="actions"`` only).
+        """
         rho, m, d = self.num_particles, self.pop_size, self.dim
         offspring, fitness = base.prepare_tell(offspring, fitness, rho, m, d)
         best = base.update_best(state, offspring, fitness)
@@ -250,15 +283,27 @@ class SVCMAES:
         y_w = jnp.einsum("rm,rmd->rd", jnp.where(w < 0.0, 0.0, w), y_k)  # driving force / sigma
 
         if self.repulsion:
-            h = kernels.bandwidth(mean, self.bandwidth, params.kernel_std, params.bandwidth_scale)
             T = params.num_generations
             t = state.generation.astype(jnp.float32) / T
             gamma = params.alpha * kernels.gamma_schedule(self.schedule, t, T)
-            rep = (gamma / rho) * kernels.repulsion(mean, h)  # [rho, d], in x units
+            if self.kernel_space == "parameters":
+                h = kernels.bandwidth(mean, self.bandwidth, params.kernel_std, params.bandwidth_scale)
+                rep = (gamma / rho) * kernels.repulsion(mean, h)  # [rho, d], in x units
+            else:
+                embed = self._embed_fn(embed_context)
+                rep, h = kernels.embedded_repulsion(mean, embed, self.bandwidth, params.kernel_std,
+                                                    params.bandwidth_scale)
+                rep = (gamma / rho) * rep
+            w_pos = jnp.where(cma.weights > 0.0, cma.weights, 0.0)
+            mu_eff = jnp.sum(w_pos) ** 2 / jnp.sum(jnp.square(w_pos))
+            neutral = sigma * jnp.sqrt(d / mu_eff)  # a CMA mean step under random selection
+            ratio = jnp.median(jnp.sqrt(jnp.sum(jnp.square(rep), axis=-1)) / neutral)
+            rep = kernels.clip_repulsion(rep, params.repulsion_clip * neutral)
             y_w = y_w + rep / sigma[:, None]
         else:
             h = jnp.asarray(jnp.nan, jnp.float32)
             gamma = jnp.asarray(0.0, jnp.float32)
+            ratio = jnp.asarray(0.0, jnp.float32)
 
         new_mean = mean + cma.c_mean * sigma[:, None] * y_w
 
@@ -297,6 +342,7 @@ class SVCMAES:
             generation=state.generation + 1,
             bandwidth=jnp.asarray(h, jnp.float32),
             gamma=jnp.asarray(gamma, jnp.float32),
+            repulsion_ratio=jnp.asarray(ratio, jnp.float32),
             **best,
         )
 
@@ -308,6 +354,12 @@ class SVCMAES:
         return state.sigma
 
     # ------------------------------------------------------------------ internals
+    def _embed_fn(self, embed_context):
+        if self.embed is None or embed_context is None:
+            raise ValueError("kernel_space='actions' needs an embed function and tell(..., embed_context=...); "
+                             "the RL runner provides both (density and optimisation use kernel_space=parameters)")
+        return lambda x: self.embed(x, embed_context)
+
     def _use_low_memory(self) -> bool:
         """Trace-time choice: one particle at a time, in place (see ``low_memory``)."""
         if self.low_memory == "auto":  # measured: saves memory on CPU, costs memory on GPU

@@ -20,6 +20,11 @@ through an optax optimiser applied to ``-phi`` (as blackjax does). Gradient sour
   (self-normalised): ``phi(x_i) = sum_j w_j [k(x_j, x_i) grad log rho(x_j) + grad_{x_j} k(x_j, x_i)]``.
   ``ask`` returns the particles (``pop_size`` must be 1).
 
+Kernel space (static): ``"parameters"`` (the RBF on the particles) or ``"actions"``: the RBF on
+a generic embedding ``embed(x, context)`` of the particles (for policies, their actions at probe
+observations), with the repulsion pulled back by a vector-Jacobian product through ``embed``
+(``kernels.embedded_svgd_direction``; sources ``"autodiff"`` and ``"es"``).
+
 Optimisers (static name; the learning rate is ``params.learning_rate``, traced):
 ``"adagrad_momentum"`` (default; Liu & Wang's reference code: ``hist = g^2`` at the first step,
 then ``0.9 hist + 0.1 g^2``; step ``lr * phi / (1e-6 + sqrt(hist))``), ``"adam"``
@@ -138,6 +143,9 @@ class SVGD:
       optimizer: ``"adagrad_momentum"`` | ``"adam"`` | ``"sgd"``.
       bandwidth: ``"median"`` | ``"fixed"`` (``params.kernel_std``).
       fitness_shaping: ``"raw"`` | ``"centered_ranks"`` (source ``"es"``).
+      kernel_space: ``"parameters"`` | ``"actions"`` (``tell`` then needs ``embed_context``).
+      num_probes: size of the embedding's context, read by whoever builds ``embed``.
+      embed: ``(x[n, d], context) -> [n, k]`` for ``kernel_space="actions"``.
     """
 
     num_particles: int
@@ -148,8 +156,14 @@ class SVGD:
     optimizer: str = "adagrad_momentum"
     bandwidth: str = "median"
     fitness_shaping: str = "raw"
+    kernel_space: str = "parameters"
+    num_probes: int = 32
+    embed: Any = None
 
     def __post_init__(self):
+        kernels.check_kernel_space(self.kernel_space, self.num_probes)
+        if self.kernel_space != "parameters" and self.source == "surrogate":
+            raise ValueError("kernel_space='actions' is invalid for svgd source 'surrogate'; allowed: parameters")
         base.check_int("num_particles", self.num_particles, 2, " (the kernel needs at least 2 particles)")
         base.check_int("dim", self.dim, 1)
         if self.source not in SOURCES:
@@ -223,20 +237,29 @@ class SVGD:
         return state.x[:, None, :] + state.params.sigma * eps, state
 
     @functools.partial(jax.jit, static_argnums=0)
-    def tell(self, offspring: jax.Array, fitness: jax.Array, state: SVGDState) -> SVGDState:
+    def tell(self, offspring: jax.Array, fitness: jax.Array, state: SVGDState,
+             embed_context: Any = None) -> SVGDState:
+        """``embed_context``: the second argument of ``embed`` (``kernel_space="actions"`` only)."""
         rho, m, d = self.num_particles, self.pop_size, self.dim
         offspring, fitness = base.prepare_tell(offspring, fitness, rho, m, d)
         best = base.update_best(state, offspring, fitness)
         params, x = state.params, state.x
-        h = kernels.bandwidth(x, self.bandwidth, params.kernel_std, params.bandwidth_scale)
 
         if self.source == "autodiff":
             grad_logp = -jax.vmap(jax.grad(self.objective))(x)
-            phi = kernels.svgd_direction(x, grad_logp, h, params.repulsion)
         elif self.source == "es":
             grad_logp = -self._es_gradient(offspring, fitness, x, params.sigma)
+        if self.kernel_space != "parameters":
+            if self.embed is None or embed_context is None:
+                raise ValueError("kernel_space='actions' needs an embed function and tell(..., embed_context=...)")
+            phi, h = kernels.embedded_svgd_direction(
+                x, grad_logp, lambda z: self.embed(z, embed_context), self.bandwidth, params.kernel_std,
+                params.bandwidth_scale, params.repulsion)
+        elif self.source != "surrogate":
+            h = kernels.bandwidth(x, self.bandwidth, params.kernel_std, params.bandwidth_scale)
             phi = kernels.svgd_direction(x, grad_logp, h, params.repulsion)
         else:
+            h = kernels.bandwidth(x, self.bandwidth, params.kernel_std, params.bandwidth_scale)
             phi = self._gf_svgd_direction(x, fitness[:, 0], h, params)
 
         tx = _direction_transform(self.optimizer)

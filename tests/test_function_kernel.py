@@ -1,0 +1,168 @@
+"""Function-space (action) kernel of SV-CMA-ES / SVGD: invariances, identity limit, gradient,
+compiled probes, and the main job end to end with resume."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from helpers import TINY, run_train
+from policysearch import kernels
+from policysearch.policy import MLPPolicy, ObsNormState
+from policysearch.strategies import SVCMAES, SVGD
+
+POLICY = MLPPolicy(3, 2, False, (8,), action_low=(-1.0, -2.0), action_high=(1.0, 2.0))
+DISCRETE = MLPPolicy(3, 4, True, (8,))
+
+
+def _permute_hidden(policy, flat, perm):
+    """The same network with its hidden units reordered (identical function)."""
+    p = policy.unflatten(flat)["params"]
+    p = {"Dense_0": {"kernel": p["Dense_0"]["kernel"][:, perm], "bias": p["Dense_0"]["bias"][perm]},
+         "Dense_1": {"kernel": p["Dense_1"]["kernel"][perm, :], "bias": p["Dense_1"]["bias"]}}
+    return policy.flatten({"params": p})
+
+
+def _probes(policy, n=16, key=1):
+    emb = kernels.ActionEmbedding(policy, n)
+    return emb, emb.context(jax.random.key(key), jnp.zeros(policy.observation_size), jnp.ones(policy.observation_size))
+
+
+@pytest.mark.parametrize("policy", [POLICY, DISCRETE], ids=["continuous", "discrete"])
+def test_hidden_unit_permutation_is_the_same_function(policy):
+    x = policy.init_flat(jax.random.key(0))
+    y = _permute_hidden(policy, x, jnp.arange(8)[::-1])
+    emb, ctx = _probes(policy)
+    e = emb(jnp.stack([x, y]), ctx)
+    assert float(jnp.linalg.norm(x - y)) > 1.0  # far apart in parameter space
+    np.testing.assert_allclose(e[0], e[1], atol=1e-6)  # function-space distance 0
+    h = kernels.median_bandwidth(e + jnp.array([[0.0], [1.0]]))  # any h > 0
+    assert float(kernels.rbf_kernel(e[0], e[1], h)) == pytest.approx(1.0, abs=1e-6)
+    # in parameter space the pair is as far apart as independent initialisations
+    pop = jnp.concatenate([jax.vmap(policy.init_flat)(jax.random.split(jax.random.key(9), 8)), x[None], y[None]])
+    d = np.linalg.norm(np.asarray(pop)[:, None] - np.asarray(pop)[None], axis=-1)[np.triu_indices(10, 1)]
+    assert float(jnp.linalg.norm(x - y)) > 0.5 * np.median(d)
+    assert float(kernels.rbf_kernel(x, y, kernels.median_bandwidth(pop))) < 0.3
+    if policy.discrete:  # probabilities: rows sum to 1
+        np.testing.assert_allclose(e[0].reshape(-1, 4).sum(-1), 1.0, rtol=1e-6)
+    else:  # actions inside the bounds
+        a = e[0].reshape(-1, 2)
+        assert jnp.all(jnp.abs(a) <= jnp.array([1.0, 2.0]))
+
+
+def test_identity_embedding_equals_parameter_kernel():
+    x = jax.random.normal(jax.random.key(0), (6, 5))
+    identity = lambda z: z  # noqa: E731
+    rep, h = kernels.embedded_repulsion(x, identity, "median", 1.0, 0.7)
+    h0 = kernels.bandwidth(x, "median", 1.0, 0.7)
+    np.testing.assert_allclose(rep, kernels.repulsion(x, h0), rtol=1e-6, atol=1e-7)
+    g = jax.random.normal(jax.random.key(1), (6, 5))
+    phi, _ = kernels.embedded_svgd_direction(x, g, identity, "median", 1.0, 1.0, 0.5)
+    np.testing.assert_allclose(phi, kernels.svgd_direction(x, g, kernels.bandwidth(x, "median", 1.0), 0.5),
+                               rtol=1e-6, atol=1e-7)
+
+    # the strategies: kernel_space="actions" with embed = identity runs the parameter kernel
+    f = lambda z: jnp.sum((z - 1.0) ** 2, -1)  # noqa: E731
+    ident = lambda z, ctx: z  # noqa: E731
+    for make in (lambda **k: SVCMAES(4, 6, 5, **k), lambda **k: SVGD(4, 6, 5, **k)):
+        ref, fun = make(), make(kernel_space="actions", embed=ident)
+        s_ref, s_fun = ref.init(None, x[:4]), fun.init(None, x[:4])
+        key = jax.random.key(2)
+        for _ in range(5):
+            key, k = jax.random.split(key)
+            off, s_ref = ref.ask(k, s_ref)
+            s_ref = ref.tell(off, f(off), s_ref)
+            off2, s_fun = fun.ask(k, s_fun)
+            s_fun = fun.tell(off2, f(off2), s_fun, embed_context=jnp.zeros(()))
+        np.testing.assert_allclose(ref.means(s_ref), fun.means(s_fun), rtol=1e-5, atol=1e-6)
+
+
+def test_repulsion_gradient_matches_finite_differences():
+    """R_i = -d/dx_i sum_j k(e_j, e(x_i)) with e_j and h held fixed."""
+    emb, ctx = _probes(POLICY, n=8)
+    x = jax.vmap(POLICY.init_flat)(jax.random.split(jax.random.key(3), 3))
+    embed = lambda z: emb(z, ctx)  # noqa: E731
+    rep, h = kernels.embedded_repulsion(x, embed, "median", 1.0, 1.0)
+    e = embed(x)
+
+    def potential(xi, i):
+        ei = embed(xi[None])[0]
+        return jnp.sum(jnp.exp(-0.5 * jnp.sum((e - ei) ** 2, -1) / h**2))
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        for _ in range(4):
+            v = jnp.asarray(rng.normal(size=x.shape[1]), jnp.float32)
+            v = v / jnp.linalg.norm(v)
+            eps = 1e-2
+            fd = (potential(x[i] + eps * v, i) - potential(x[i] - eps * v, i)) / (2 * eps)
+            assert float(-fd) == pytest.approx(float(rep[i] @ v), rel=2e-2, abs=1e-4)
+    assert float(jnp.abs(rep).max()) > 1e-3  # a real push, not a vacuous match
+
+
+def test_probes_are_drawn_inside_the_compiled_program():
+    import envs
+    from policysearch.runner import make_runner
+
+    env = envs.make("mountaincar")
+    policy = MLPPolicy.for_env(env, (4,))
+    traces = []
+
+    class CountingEmbedding(kernels.ActionEmbedding):
+        def __call__(self, x, ctx):
+            traces.append(1)
+            return super().__call__(x, ctx)
+
+    strategy = SVCMAES(4, 4, policy.num_params, kernel_space="actions",
+                       embed=CountingEmbedding(policy, 8))
+    runner = make_runner(env, policy, strategy, strategy.default_params, num_episodes=1, chunk_size=3,
+                         solve_threshold=90.0, validation_episodes=1)
+    carry = runner.init(jnp.arange(2, dtype=jnp.int32))
+    carry, m1 = runner.run_chunk(carry, jnp.int32(0), jnp.int32(6))
+    n = len(traces)
+    carry, m2 = runner.run_chunk(carry, jnp.int32(3), jnp.int32(6))
+    assert n >= 1 and len(traces) == n  # 6 generations, traced once: no retrace per generation
+    assert runner.run_chunk._cache_size() == 1
+    ratio = np.concatenate([np.asarray(m1["repulsion_ratio"]), np.asarray(m2["repulsion_ratio"])], 1)
+    assert np.all(np.isfinite(ratio)) and np.all(ratio[:, 0] > 0)  # a push (it fades as tanh saturates)
+    # fresh probes each generation: different keys give different probe sets
+    emb = kernels.ActionEmbedding(policy, 8)
+    a = emb.context(jax.random.key(0), jnp.zeros(2), jnp.ones(2), ObsNormState.create(2)).obs
+    b = emb.context(jax.random.key(1), jnp.zeros(2), jnp.ones(2), ObsNormState.create(2)).obs
+    assert not np.allclose(a, b)
+
+
+def _metrics(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_main_job_with_action_kernel_runs_and_resumes_exactly(tmp_path):
+    # the gamma(t) horizon fixed at 4 so that the 2-generation run is the full run's first half
+    args = TINY + ["strategy.kernel_space=actions", "strategy.num_probes=8", "+strategy.num_generations=4"]
+    full, part = str(tmp_path / "full"), str(tmp_path / "part")
+    summary = run_train(args + [f"out_dir={full}"])
+    assert summary["strategy"] == "sv_cma_es" and len(summary["seeds"]) == 2
+    run_train([a for a in args if not a.startswith("generations=")] + ["generations=2", f"out_dir={part}"])
+    run_train([f"resume={part}", "generations=4"])
+    assert _metrics(part) == _metrics(full)
+    assert all(np.isfinite(r["repulsion_ratio"]) for r in _metrics(full))
+    assert _metrics(full)[0]["repulsion_ratio"] > 0
+    for s in (0, 1):
+        a, b = np.load(f"{part}/policies/seed_{s}.npz"), np.load(f"{full}/policies/seed_{s}.npz")
+        np.testing.assert_array_equal(a["particles"], b["particles"])
+
+
+def test_density_strategies_reject_action_kernel_without_embed():
+    s = SVCMAES(3, 4, 2, kernel_space="actions")
+    st = s.init(None, jnp.zeros((3, 2)))
+    off, st = s.ask(jax.random.key(0), st)
+    with pytest.raises(ValueError, match="kernel_space='actions' needs an embed"):
+        s.tell(off, jnp.zeros((3, 4)), st)
+    with pytest.raises(ValueError, match="kernel_space="):
+        SVCMAES(3, 4, 2, kernel_space="functions")
+    with pytest.raises(ValueError, match="surrogate"):
+        SVGD(3, 1, 2, source="surrogate", kernel_space="actions")
