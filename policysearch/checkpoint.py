@@ -11,11 +11,13 @@ import os
 
 import orbax.checkpoint as ocp
 
+from .cli import UsageError
+
 logging.getLogger("absl").setLevel(logging.CRITICAL)  # orbax chatter; our errors are one line
 
 
-class CheckpointError(RuntimeError):
-    pass
+class CheckpointError(UsageError, RuntimeError):
+    """A damaged or mismatching checkpoint: one `error:` line, exit 2 (cli.hydra_app)."""
 
 
 class Checkpoints:

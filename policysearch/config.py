@@ -15,13 +15,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from .cli import UsageError, prepare_out_dir
+
 # keys that may differ between a run and its resume
 RESUME_CHANGEABLE = ("resume", "generations", "logger", "report", "progress", "early_stop",
                      "early_stop_margin", "checkpoint_every")
 STRATEGY_SIZE_KEYS = ("name", "num_particles", "pop_size")
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A bad configuration value (one line, raised before compilation)."""
 
 
@@ -162,11 +164,15 @@ def build(cfg: DictConfig) -> RunSpec:
     if logger == "wandb" and mode not in ("offline", "online", "disabled"):
         raise ConfigError(f"logger.mode={mode!r} is invalid; allowed: offline, online, disabled")
     resuming = cfg.get("resume") not in (None, "")
-    run_dir = str(cfg.resume if resuming else cfg.out_dir)
+    run_dir = str(cfg.resume if resuming else (cfg.out_dir or ""))
     if not run_dir:
         raise ConfigError("out_dir is empty; give a directory for the run")
     if not resuming and os.path.exists(os.path.join(run_dir, "summary.json")):
         raise ConfigError(f"out_dir={run_dir!r} already holds a finished run; choose another out_dir")
+    try:
+        prepare_out_dir(run_dir, "resume" if resuming else "out_dir")
+    except UsageError as exc:
+        raise ConfigError(str(exc)) from None
     return RunSpec(
         env=env, env_name=str(cfg.env.name), policy=policy,
         env_kwargs=OmegaConf.to_container(cfg.env.get("kwargs", None) or OmegaConf.create({}), resolve=True), strategy=strategy,
@@ -178,3 +184,40 @@ def build(cfg: DictConfig) -> RunSpec:
         solve_threshold=solve_threshold, write_report=bool(cfg.report),
         progress_bar=bool(cfg.progress), checkpoint_every=checkpoint_every,
     )
+
+
+def overridden_keys(overrides: list[str], prefix: str) -> set[str]:
+    """Keys under `prefix` (e.g. "strategy") that command-line overrides set, without the prefix."""
+    keys = set()
+    for ov in overrides:
+        key = ov.lstrip("+~").split("=", 1)[0]
+        if key.startswith(prefix + "."):
+            keys.add(key[len(prefix) + 1:].split(".", 1)[0])
+    return keys
+
+
+def apply_strategy_defaults(cfg: DictConfig, defaults, overrides: list[str]) -> dict:
+    """Fill `cfg.strategy` from a problem's per-strategy defaults, except keys the user set.
+
+    `defaults` maps a strategy name to {key: value} (a target's `strategy_defaults` block in
+    configs/target/*.yaml; docs/density.md says where the values come from). For svgd the entry
+    `svgd_<source>` (e.g. svgd_autodiff) wins over `svgd` when the source is not `es`. Keys set
+    on the command line (`strategy.<key>=...`) are left alone; returns {key: value} applied.
+    """
+    from omegaconf import open_dict
+
+    if not defaults:
+        return {}
+    defaults = OmegaConf.to_container(defaults, resolve=True) if isinstance(defaults, DictConfig) else dict(defaults)
+    name = str(cfg.strategy.get("name"))
+    source = cfg.strategy.get("source")
+    entry = defaults.get(f"{name}_{source}") if source not in (None, "es") else None
+    entry = entry if entry is not None else defaults.get(name)
+    if not entry:
+        return {}
+    user = overridden_keys(overrides, "strategy")
+    applied = {k: v for k, v in entry.items() if k not in user and k != "name"}
+    with open_dict(cfg):
+        for k, v in applied.items():
+            cfg.strategy[k] = v
+    return applied

@@ -9,7 +9,6 @@ to <run_dir>/evaluation.json (or evaluation_<backend>.json beside it).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -108,14 +107,27 @@ def _solve_threshold(run_dir) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m policysearch.evaluate", description=__doc__.split("\n")[0])
+    from .cli import ArgumentParser, UsageError, one_line, prepare_out_dir
+    from .export import read_policy_meta
+
+    parser = ArgumentParser(prog="python -m policysearch.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("run_dir")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--backend", default="jax", choices=BACKENDS)
-    parser.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes")
+    parser.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes (>= 0)")
     args = parser.parse_args(argv)
-    if not os.path.isdir(args.run_dir):
-        print(f"error: run directory {args.run_dir!r} does not exist", file=sys.stderr)
+    try:
+        if not os.path.isdir(args.run_dir):
+            what = "is not a directory" if os.path.exists(args.run_dir) else "does not exist"
+            raise UsageError(f"run directory {args.run_dir!r} {what}")
+        if args.episodes < 1:
+            raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+        if args.seed < 0:
+            raise UsageError(f"--seed must be >= 0, got {args.seed}")
+        read_policy_meta(args.run_dir)  # a finished run directory (before any compilation)
+        prepare_out_dir(args.run_dir, "run_dir")  # evaluation.json goes there
+    except (UsageError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     from . import compile_cache
 
@@ -123,11 +135,10 @@ def main(argv=None) -> int:
     try:
         out = evaluate_run(args.run_dir, args.episodes, args.backend, args.seed)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(json.dumps(out, indent=2))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .faults import crash_point
 from .policy import MLPPolicy, ObsNormState
 
 WHICH = ("best", "particles")
@@ -33,6 +34,7 @@ def save_policies(run_dir, env_name: str, policy: MLPPolicy, per_seed: list[dict
         tmp = os.path.join(out, f".seed_{s}.tmp.npz")
         np.savez(tmp, **arrays)
         os.replace(tmp, os.path.join(out, f"seed_{s}.npz"))
+        crash_point("export")  # a kill between two seeds' files (resume rewrites them all)
         listing.append({"seed": s, "file": f"seed_{s}.npz", "best_return": float(entry["best_return"])})
     meta = {"env": env_name, "env_kwargs": dict(env_kwargs or {}), "policy": policy.to_dict(),
             "seeds": listing}

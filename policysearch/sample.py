@@ -27,13 +27,15 @@ import os
 import sys
 import time
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from policysearch.cli import UsageError, hydra_app, prepare_out_dir, task_overrides
+from policysearch.config import apply_strategy_defaults
 
-class SampleConfigError(ValueError):
-    pass
+
+class SampleConfigError(UsageError):
+    """Bad input to the sampling CLI (one `error:` line, exit 2)."""
 
 
 def _int(cfg, key, minimum):
@@ -43,8 +45,13 @@ def _int(cfg, key, minimum):
     return int(v)
 
 
-def run(cfg: DictConfig) -> dict:
-    """The CLI body (also callable from Python with a composed config); returns the summary."""
+def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
+    """The CLI body (also callable from Python with a composed config); returns the summary.
+
+    The target's `strategy_defaults` fill every strategy key that `overrides` (the command-line
+    overrides; under Hydra read from the job when None) does not set: pass the overrides you
+    composed `cfg` with, or your explicit values are replaced by the target's defaults.
+    """
     from policysearch.density import metrics as M
     from policysearch.density.ground_truth import ground_truth
     from policysearch.density.runner import ksd_curve, make_method_from_config, mmd_curve, run_method
@@ -54,6 +61,11 @@ def run(cfg: DictConfig) -> dict:
     seed_offset = _int(cfg, "seed_offset", 0)
     budget = _int(cfg, "evaluations", 1)
     records = _int(cfg, "records", 1)
+    overrides = task_overrides() if overrides is None else list(overrides)
+    try:
+        applied = apply_strategy_defaults(cfg, cfg.target.get("strategy_defaults"), overrides)
+    except ValueError as e:
+        raise SampleConfigError(str(e)) from None
     tkw = OmegaConf.to_container(cfg.target.get("kwargs") or OmegaConf.create({}), resolve=True)
     tkw = {k: v for k, v in tkw.items() if v is not None}
     try:
@@ -73,10 +85,10 @@ def run(cfg: DictConfig) -> dict:
     gens = (gens // record_every) * record_every
     method = make_method_from_config(scfg, target, gens)
 
-    out = str(cfg.out_dir)
-    if os.path.exists(os.path.join(out, "summary.json")):
+    out = str(cfg.out_dir or "")
+    if out and os.path.exists(os.path.join(out, "summary.json")):
         raise SampleConfigError(f"out_dir={out!r} already holds a finished run; choose another")
-    os.makedirs(out, exist_ok=True)
+    prepare_out_dir(out)
     with open(os.path.join(out, "config.yaml"), "w") as f:
         f.write(OmegaConf.to_yaml(cfg, resolve=True))
 
@@ -88,6 +100,8 @@ def run(cfg: DictConfig) -> dict:
                "dim": target.dim, "strategy": method.name,
                "num_particles": int(method.strategy.num_particles),
                "pop_size": int(method.strategy.pop_size),
+               "strategy_settings": OmegaConf.to_container(cfg.strategy, resolve=True),
+               "strategy_defaults_applied": applied,
                "evaluations_per_generation": epg, "generations": gens,
                "evaluations": int(res.evaluations[-1]), "seeds": seed_list,
                "compile_seconds": round(res.compile_seconds, 3),
@@ -156,23 +170,20 @@ def run(cfg: DictConfig) -> dict:
     return summary
 
 
-@hydra.main(config_path="../configs", config_name="sample", version_base="1.3")
+@hydra_app("sample")
 def main(cfg: DictConfig) -> float:
     try:
         from policysearch import compile_cache
         compile_cache.enable()
     except Exception:  # noqa: BLE001 - the cache is an optimisation only
         pass
-    try:
-        summary = run(cfg)
-    except SampleConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    summary = run(cfg)
     msg = {k: summary[k] for k in ("target", "strategy", "evaluations", "run_seconds")}
     if "final_mmd2" in summary:
         msg["final_mmd2_mean"] = round(summary["final_mmd2"]["mean"], 5)
     msg["final_ksd2_mean"] = round(summary["final_ksd2"]["mean"], 5)
     msg["out_dir"] = str(cfg.out_dir)
+    msg["strategy_settings"] = summary["strategy_settings"]
     print(json.dumps(msg))
     return float(summary.get("final_mmd2", summary["final_ksd2"])["mean"])
 

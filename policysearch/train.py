@@ -1,8 +1,19 @@
 """Main job: `python -m policysearch.train env=mountaincar [strategy=cma_es seeds=5 ...]`.
 
 All seeds run in one compiled program (`runner.py`); between compiled chunks of generations
-the host writes metrics.jsonl, updates the progress bar, checkpoints, and checks early stop.
-The run directory layout is the contract in docs/architecture.md.
+the host writes metrics.jsonl, updates the progress bar, checkpoints, and decides whether to
+stop. The run directory layout is the contract in docs/architecture.md.
+
+A run is five named steps (`TrainJob`): resume, loop, validate, export, report (the summary is
+written around the report). Resume guarantee: a run killed at ANY moment and continued with
+`resume=<run_dir>` ends identical to the uninterrupted run (metrics.jsonl, summary.json apart
+from wall times, policies, report). The mechanism: everything after the last checkpoint is
+re-derived deterministically from it. The post-chunk decision (stop at the generation limit,
+or early stop after a validation with a fixed key) is a pure function of the checkpointed carry,
+so `resume` repeats the decision for the restored generation before running any chunk; metrics
+rows past the checkpoint are dropped and recomputed; every file after the loop is rewritten
+atomically from the (re-derived) final state. Named crash points (`faults.crash_point`) mark
+the moments a kill is tested at (tests/test_resume_faults.py).
 """
 
 from __future__ import annotations
@@ -17,22 +28,15 @@ import json
 import sys
 import time
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from . import config as run_config
+from .cli import hydra_app, task_overrides
+from .faults import crash_point
 
 RESUME_CHANGEABLE = run_config.RESUME_CHANGEABLE
-
-
-def _overrides() -> list[str]:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return list(HydraConfig.get().overrides.task)
-    except Exception:  # noqa: BLE001 - not under Hydra (direct call from Python)
-        return []
+VALIDATION_SEED = 2**31 - 1  # fixed key of every validation: the stop decision is re-derivable
 
 
 def resolve_config(cfg: DictConfig, overrides: list[str]) -> DictConfig:
@@ -77,169 +81,251 @@ def _read_metrics(run_dir, upto_generation):
     return [row for row in read_metrics(run_dir) if row["generation"] <= upto_generation]
 
 
+def _write_atomic(path, text: str, crash: str | None = None) -> None:
+    """Write a file so that a kill leaves either the old or the new content, never a torn one."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    if crash:
+        crash_point(crash)
+    os.replace(tmp, path)
+
+
+class TrainJob:
+    """One training run as named steps; see the module docstring for the resume guarantee."""
+
+    def __init__(self, cfg: DictConfig, spec: run_config.RunSpec, t_start: float):
+        import jax
+        import jax.numpy as jnp
+
+        from . import sharding
+        from .checkpoint import Checkpoints
+        from .runner import make_runner
+
+        self.cfg, self.spec, self.t_start = cfg, spec, t_start
+        self.run_dir = spec.run_dir
+        self.resolved = OmegaConf.to_container(cfg, resolve=True)
+        if not spec.resuming:
+            _write_atomic(os.path.join(self.run_dir, "config.yaml"), OmegaConf.to_yaml(OmegaConf.create(self.resolved)))
+        layout, mesh = sharding.plan(spec.num_seeds, spec.evals_per_generation)
+        self.runner = make_runner(
+            spec.env, spec.policy, spec.strategy, spec.strategy_params,
+            num_episodes=spec.episodes, chunk_size=spec.chunk, solve_threshold=spec.solve_threshold,
+            validation_episodes=spec.validation_episodes, init_sigma_scale=spec.init_scale,
+            population_constraint=sharding.population_constraint(mesh) if layout == "population" else None,
+        )
+        self.seeds = np.arange(spec.seed_offset, spec.seed_offset + spec.num_seeds, dtype=np.int32)
+        self.carry = self.runner.init(jnp.asarray(self.seeds))
+        if layout == "seeds":
+            self.carry = sharding.shard_seeds(self.carry, mesh)
+        if layout != "single":
+            print(f"devices: {len(jax.devices())} x {jax.devices()[0].platform}, sharding: {layout}", file=sys.stderr)
+        self.ckpt = Checkpoints(self.run_dir)
+        self.host_path = os.path.join(self.run_dir, "checkpoints", "host_state.json")
+        self.metrics_path = os.path.join(self.run_dir, "metrics.jsonl")
+        self.generation, self.prior_wall = 0, 0.0
+        self.saved_generation = None  # generation of the newest checkpoint on disk
+        self.stopped_early, self.validated = False, None
+        self.validation_key = jax.random.PRNGKey(VALIDATION_SEED)
+
+    def wall(self) -> float:
+        return self.prior_wall + time.perf_counter() - self.t_start
+
+    # -- step 1: resume -------------------------------------------------------------------
+    def resume(self) -> bool:
+        """Restore the newest checkpoint (if resuming) and re-derive its post-chunk decision.
+
+        Returns True when the run must still loop, False when the decision at the restored
+        generation was to stop (end of run or early stop), exactly as the uninterrupted run.
+        """
+        if not self.spec.resuming:
+            if os.path.exists(self.metrics_path):
+                os.remove(self.metrics_path)
+            return True
+        step = self.ckpt.latest()
+        if step is not None:
+            self.carry = self.ckpt.restore(step, self.carry)
+            self.generation = self.saved_generation = int(step)
+            if os.path.exists(self.host_path):
+                with open(self.host_path) as f:
+                    self.prior_wall = float(json.load(f).get("wall_time_s", 0.0))
+        rows = _read_metrics(self.run_dir, self.generation)
+        _write_atomic(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+        return self.generation == 0 or not self.decide()
+
+    # -- the post-chunk decision (a pure function of the carry and the spec) -----------------
+    def decide(self) -> bool:
+        """True to stop after the current generation; sets stopped_early / validated."""
+        from .runner import NEVER
+
+        spec = self.spec
+        if spec.early_stop and bool(np.all(np.asarray(self.carry.first_solved_generation) != NEVER)):
+            validated = self.runner.validate(self.carry, self.validation_key)
+            crash_point("early_stop_validation", self.generation)
+            margin = spec.solve_threshold + spec.early_stop_margin
+            if bool(np.all(np.max(np.asarray(validated[1]), axis=1) >= margin)):
+                self.validated = validated
+                self.stopped_early = self.generation < spec.generations
+                return True
+        return self.generation >= spec.generations
+
+    def _checkpoint(self):
+        if self.saved_generation == self.generation:
+            return
+        self.ckpt.save(self.generation, self.carry)
+        _write_atomic(self.host_path, json.dumps({"generation": self.generation, "wall_time_s": self.wall()}))
+        self.saved_generation = self.generation
+        crash_point("checkpoint", self.generation)
+
+    # -- step 2: loop ---------------------------------------------------------------------
+    def loop(self, logger) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        from .ui import Progress
+
+        spec, total = self.spec, self.spec.generations
+        progress = Progress(total, self.seeds, enabled=spec.progress_bar)
+        progress.start(self.generation)
+        try:
+            while True:
+                t0 = time.perf_counter()
+                self.carry, metrics = self.runner.run_chunk(self.carry, jnp.int32(self.generation), jnp.int32(total))
+                metrics = jax.device_get(metrics)
+                done = min(spec.chunk, total - self.generation)
+                crash_point("chunk", self.generation + done)
+                rows = []
+                for i in range(done):
+                    for j, s in enumerate(self.seeds):
+                        row = {"seed": int(s)}
+                        for k, v in metrics.items():
+                            val = v[j, i].item()
+                            row[k] = float(val) if isinstance(val, float) else int(val)
+                        rows.append(row)
+                with open(self.metrics_path, "a") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in rows)
+                logger.log_generations(rows)
+                self.generation += done
+                crash_point("metrics", self.generation)
+                if (self.generation // spec.chunk) % spec.checkpoint_every == 0 or self.generation >= total:
+                    self._checkpoint()
+                best_so_far = metrics["best_so_far"][:, done - 1]
+                evals_per_s = done * spec.evals_per_generation * len(self.seeds) / max(time.perf_counter() - t0, 1e-9)
+                progress.update(self.generation, best_so_far, evals_per_s)
+                if self.decide():
+                    break
+        finally:
+            progress.stop()
+
+    # -- step 3: validate -----------------------------------------------------------------
+    def validate(self):
+        import jax
+
+        self._checkpoint()  # the final state is on disk before anything is written from it
+        if self.validated is None:
+            self.validated = self.runner.validate(self.carry, self.validation_key)
+        crash_point("final_validation", self.generation)
+        return tuple(np.asarray(a) for a in jax.device_get(self.validated))
+
+    # -- step 4: export -------------------------------------------------------------------
+    def export(self, validated) -> list[dict]:
+        import jax
+
+        from .export import save_policies
+        from .runner import NEVER
+
+        spec = self.spec
+        cands, val_returns = validated
+        particles = np.asarray(jax.device_get(jax.vmap(spec.strategy.means)(self.carry.strategy_state)))
+        carry_np = jax.device_get(self.carry)
+        per_seed, exported = [], []
+        for j, s in enumerate(self.seeds):
+            k = int(np.argmax(val_returns[j]))
+            first = int(carry_np.first_solved_generation[j])
+            best_return = float(val_returns[j, k])
+            per_seed.append({
+                "seed": int(s),
+                "best_return": best_return,
+                "solved": bool(best_return >= spec.solve_threshold),
+                "first_solved_generation": None if first == NEVER else first,
+                "train_best_return": float(carry_np.best_return[j]),
+                "best_source": "best_offspring" if k == 0 else f"particle_{k - 1}",
+                "particle_returns": [float(v) for v in val_returns[j, 1:]],
+                "evaluations": int(carry_np.evaluations[j]),
+                "nan_count": int(carry_np.nan_total[j]),
+            })
+            exported.append({
+                "seed": int(s), "best": cands[j, k], "particles": particles[j],
+                "obs_mean": carry_np.obs_stats.mean[j], "obs_var": carry_np.obs_stats.var[j],
+                "obs_count": carry_np.obs_stats.count[j], "best_return": best_return,
+            })
+        save_policies(self.run_dir, spec.env_name, spec.policy, exported, env_kwargs=spec.env_kwargs)
+        return per_seed
+
+    # -- step 5: summary and report --------------------------------------------------------
+    def summary(self, per_seed) -> dict:
+        spec = self.spec
+        summary = {
+            "env": spec.env_name,
+            "strategy": spec.strategy_name,
+            "wall_time_s": self.wall(),
+            "generations_run": self.generation,
+            "stopped_early": self.stopped_early,
+            "solve_threshold": spec.solve_threshold,
+            "validation_episodes": spec.validation_episodes,
+            "solved_count": sum(p["solved"] for p in per_seed),
+            "num_seeds": len(per_seed),
+            "evaluations_per_generation": spec.evals_per_generation,
+            "seeds": per_seed,
+        }
+        _write_atomic(os.path.join(self.run_dir, "summary.json"), json.dumps(summary, indent=2), crash="summary")
+        return summary
+
+    def report(self, summary, logger) -> dict:
+        report_metrics = {}
+        if self.spec.write_report:
+            crash_point("report")
+            try:
+                from .report import wandb_metrics, write_report
+
+                write_report(self.run_dir)
+                report_metrics = wandb_metrics(self.run_dir)
+                logger.log_files([os.path.join(self.run_dir, "report")])
+            except Exception as exc:  # noqa: BLE001 - a report failure never loses the run
+                print(f"warning: report failed ({type(exc).__name__}: {exc})", file=sys.stderr)
+            crash_point("after_report")
+        summary["wall_time_s"] = self.wall()
+        _write_atomic(os.path.join(self.run_dir, "summary.json"), json.dumps(summary, indent=2))
+        return report_metrics
+
+
 def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     """Run (or resume) a training run; returns the summary dict."""
     t_start = time.perf_counter()
     cfg = resolve_config(cfg, overrides or [])
-    spec = run_config.build(cfg)  # validates everything before any compilation
+    spec = run_config.build(cfg)  # validates everything (and the run directory) before compiling
 
-    import jax
-    import jax.numpy as jnp
-
-    from . import compile_cache, sharding
-    from .checkpoint import Checkpoints
-    from .export import save_policies
+    from . import compile_cache
     from .loggers import make_logger
-    from .runner import NEVER, make_runner
-    from .ui import Progress, print_results_table
+    from .ui import print_results_table
 
     compile_cache.enable()
-    run_dir = spec.run_dir
-    os.makedirs(run_dir, exist_ok=True)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    if not spec.resuming:
-        with open(os.path.join(run_dir, "config.yaml"), "w") as f:
-            f.write(OmegaConf.to_yaml(OmegaConf.create(resolved)))
-
-    layout, mesh = sharding.plan(spec.num_seeds, spec.evals_per_generation)
-    runner = make_runner(
-        spec.env, spec.policy, spec.strategy, spec.strategy_params,
-        num_episodes=spec.episodes, chunk_size=spec.chunk, solve_threshold=spec.solve_threshold,
-        validation_episodes=spec.validation_episodes, init_sigma_scale=spec.init_scale,
-        population_constraint=sharding.population_constraint(mesh) if layout == "population" else None,
-    )
-    seeds = np.arange(spec.seed_offset, spec.seed_offset + spec.num_seeds, dtype=np.int32)
-    carry = runner.init(jnp.asarray(seeds))
-    if layout == "seeds":
-        carry = sharding.shard_seeds(carry, mesh)
-    if layout != "single":
-        print(f"devices: {len(jax.devices())} x {jax.devices()[0].platform}, sharding: {layout}", file=sys.stderr)
-    ckpt = Checkpoints(run_dir)
-    host_path = os.path.join(run_dir, "checkpoints", "host_state.json")
-    generation, prior_wall = 0, 0.0
-    metrics_path = os.path.join(run_dir, "metrics.jsonl")
-    if spec.resuming:
-        step = ckpt.latest()
-        if step is not None:
-            carry = ckpt.restore(step, carry)
-            generation = int(step)
-            if os.path.exists(host_path):
-                with open(host_path) as f:
-                    prior_wall = float(json.load(f).get("wall_time_s", 0.0))
-        rows = _read_metrics(run_dir, generation)
-        with open(metrics_path, "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
-    elif os.path.exists(metrics_path):
-        os.remove(metrics_path)
-
-    logger = make_logger(resolved.get("logger"), resolved, run_dir)
-    validation_key = jax.random.PRNGKey(2**31 - 1)
-    total = spec.generations
-    progress = Progress(total, seeds, enabled=spec.progress_bar)
-    progress.start(generation)
-    stopped_early = False
-    validated = None
-    while generation < total:
-        t0 = time.perf_counter()
-        carry, metrics = runner.run_chunk(carry, jnp.int32(generation), jnp.int32(total))
-        metrics = jax.device_get(metrics)
-        done = min(spec.chunk, total - generation)
-        rows = []
-        for i in range(done):
-            for j, s in enumerate(seeds):
-                row = {"seed": int(s)}
-                for k, v in metrics.items():
-                    val = v[j, i].item()
-                    row[k] = float(val) if isinstance(val, float) else int(val)
-                rows.append(row)
-        with open(metrics_path, "a") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
-        logger.log_generations(rows)
-        generation += done
-        chunk_index = generation // spec.chunk
-        if chunk_index % spec.checkpoint_every == 0 or generation >= total:
-            ckpt.save(generation, carry)
-            with open(host_path, "w") as f:
-                json.dump({"generation": generation,
-                           "wall_time_s": prior_wall + time.perf_counter() - t_start}, f)
-        best_so_far = metrics["best_so_far"][:, done - 1]
-        evals_per_s = done * spec.evals_per_generation * len(seeds) / max(time.perf_counter() - t0, 1e-9)
-        progress.update(generation, best_so_far, evals_per_s)
-        if spec.early_stop and bool(np.all(np.asarray(carry.first_solved_generation) != NEVER)):
-            validated = runner.validate(carry, validation_key)
-            margin = spec.solve_threshold + spec.early_stop_margin
-            if bool(np.all(np.max(np.asarray(validated[1]), axis=1) >= margin)):
-                stopped_early = generation < total
-                break
-            validated = None
-    progress.stop()
-
-    if validated is None:
-        validated = runner.validate(carry, validation_key)
-    cands, val_returns = (np.asarray(a) for a in jax.device_get(validated))
-    particles = np.asarray(jax.device_get(jax.vmap(spec.strategy.means)(carry.strategy_state)))
-    carry_np = jax.device_get(carry)
-    per_seed, exported = [], []
-    for j, s in enumerate(seeds):
-        k = int(np.argmax(val_returns[j]))
-        first = int(carry_np.first_solved_generation[j])
-        best_return = float(val_returns[j, k])
-        per_seed.append({
-            "seed": int(s),
-            "best_return": best_return,
-            "solved": bool(best_return >= spec.solve_threshold),
-            "first_solved_generation": None if first == NEVER else first,
-            "train_best_return": float(carry_np.best_return[j]),
-            "best_source": "best_offspring" if k == 0 else f"particle_{k - 1}",
-            "particle_returns": [float(v) for v in val_returns[j, 1:]],
-            "evaluations": int(carry_np.evaluations[j]),
-            "nan_count": int(carry_np.nan_total[j]),
-        })
-        exported.append({
-            "seed": int(s), "best": cands[j, k], "particles": particles[j],
-            "obs_mean": carry_np.obs_stats.mean[j], "obs_var": carry_np.obs_stats.var[j],
-            "obs_count": carry_np.obs_stats.count[j], "best_return": best_return,
-        })
-    save_policies(run_dir, spec.env_name, spec.policy, exported, env_kwargs=spec.env_kwargs)
-    ckpt.close()
-    summary = {
-        "env": spec.env_name,
-        "strategy": spec.strategy_name,
-        "wall_time_s": prior_wall + time.perf_counter() - t_start,
-        "generations_run": generation,
-        "stopped_early": stopped_early,
-        "solve_threshold": spec.solve_threshold,
-        "validation_episodes": spec.validation_episodes,
-        "solved_count": sum(p["solved"] for p in per_seed),
-        "num_seeds": len(per_seed),
-        "evaluations_per_generation": spec.evals_per_generation,
-        "seeds": per_seed,
-    }
-    _write_summary(run_dir, summary)
+    job = TrainJob(cfg, spec, t_start)
+    try:
+        must_loop = job.resume()
+        logger = make_logger(job.resolved.get("logger"), job.resolved, job.run_dir)
+        if must_loop:
+            job.loop(logger)
+        per_seed = job.export(job.validate())
+    finally:
+        job.ckpt.close()
+    summary = job.summary(per_seed)
     print_results_table(summary)
-    report_metrics = {}
-    if spec.write_report:
-        try:
-            from .report import wandb_metrics, write_report
-
-            write_report(run_dir)
-            report_metrics = wandb_metrics(run_dir)
-            logger.log_files([os.path.join(run_dir, "report")])
-        except Exception as exc:  # noqa: BLE001 - a report failure never loses the run
-            print(f"warning: report failed ({type(exc).__name__}: {exc})", file=sys.stderr)
-    summary["wall_time_s"] = prior_wall + time.perf_counter() - t_start
-    _write_summary(run_dir, summary)
+    report_metrics = job.report(summary, logger)
     logger.log_summary({**summary, "sweep_metric": sweep_metric(summary), **report_metrics})
     logger.finish()
-    print(f"run directory: {run_dir}")
+    print(f"run directory: {job.run_dir}")
     return summary
-
-
-def _write_summary(run_dir, summary):
-    tmp = os.path.join(run_dir, "summary.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(summary, f, indent=2)
-    os.replace(tmp, os.path.join(run_dir, "summary.json"))
 
 
 def sweep_metric(summary: dict) -> float:
@@ -247,27 +333,17 @@ def sweep_metric(summary: dict) -> float:
     return float(np.mean([s["best_return"] for s in summary["seeds"]]))
 
 
-@hydra.main(config_path="../configs", config_name="train", version_base="1.3")
+@hydra_app("train")
 def main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import open_dict
 
-    from .checkpoint import CheckpointError
-
     hc = HydraConfig.get()
-    multirun = hc.mode == RunMode.MULTIRUN
-    if multirun and not any(o.lstrip("+~").split("=", 1)[0] == "out_dir" for o in hc.overrides.task):
+    if hc.mode == RunMode.MULTIRUN and not any(o.lstrip("+~").split("=", 1)[0] == "out_dir" for o in hc.overrides.task):
         with open_dict(cfg):  # one run directory per sweep job (jobs may start in the same second)
             cfg.out_dir = f"{hc.sweep.dir}/{hc.sweep.subdir}"
-    try:
-        summary = run(cfg, _overrides())
-    except (run_config.ConfigError, CheckpointError) as exc:
-        if multirun:  # let the sweeper mark this job failed; the sweep goes on
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    return sweep_metric(summary)
+    return sweep_metric(run(cfg, task_overrides()))
 
 
 if __name__ == "__main__":

@@ -7,13 +7,32 @@ written (when missing or stale) and a side-by-side comparison goes to --out
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+from ..cli import ArgumentParser, UsageError, one_line, prepare_out_dir
+
+
+def _check(args) -> None:
+    """Every argument, before any compilation (UsageError names the bad one)."""
+    for d in args.run_dirs:
+        if not os.path.isdir(d):
+            what = "is not a directory" if os.path.exists(d) else "does not exist"
+            raise UsageError(f"run directory {d!r} {what}")
+        if not os.path.exists(os.path.join(d, "policies", "policy.json")):
+            raise UsageError(f"{d!r} is not a finished run directory (no policies/policy.json)")
+    if args.episodes is not None and args.episodes < 1:
+        raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    if len(args.run_dirs) == 1:
+        prepare_out_dir(args.out or os.path.join(args.run_dirs[0], "report"), "--out")
+    else:
+        for d in args.run_dirs:
+            prepare_out_dir(os.path.join(d, "report"), "report of " + d)
+        prepare_out_dir(args.out or "report_compare", "--out")
+
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m policysearch.report",
         description="Write the report of a run directory, or compare several run directories.",
     )
@@ -23,15 +42,10 @@ def main(argv=None) -> int:
     parser.add_argument("--episodes", type=int, default=None,
                         help="shared initial states for trajectories (default 3)")
     args = parser.parse_args(argv)
-    for d in args.run_dirs:
-        if not os.path.isdir(d):
-            print(f"error: run directory {d!r} does not exist", file=sys.stderr)
-            return 2
-        if not os.path.exists(os.path.join(d, "policies", "policy.json")):
-            print(f"error: {d!r} is not a finished run directory (no policies/policy.json)", file=sys.stderr)
-            return 2
-    if args.episodes is not None and args.episodes < 1:
-        print(f"error: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
+    try:
+        _check(args)
+    except UsageError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
 
     from .. import compile_cache

@@ -1,0 +1,154 @@
+"""Command-line plumbing shared by every entry point: where the configs are, one-line errors.
+
+Configs (the mechanism every CLI uses; add nothing else to ship a new one)
+    The Hydra configs live in `configs/` at the top of the repository (the project layout).
+    setup.py maps the package `policysearch.configs` onto that folder, so a wheel, `pip install .`
+    or a git-URL install carries them as package data in `site-packages/policysearch/configs/`.
+    `CONFIG_DIR` is that installed copy when it exists, else the checkout's `configs/` (editable
+    installs, a plain checkout). Declare a Hydra entry point with `@hydra_app("<config name>")`
+    (never `hydra.main(config_path="../configs")`, which only works inside a checkout); a new
+    CLI then only adds `configs/<name>.yaml` and its groups `configs/<group>/*.yaml`, which
+    setup.py picks up by itself (tests/test_install.py installs a wheel and runs the CLIs).
+
+Errors (one line, exit 2, no traceback, before any compilation)
+    Raise `UsageError` (or a subclass: config.ConfigError, checkpoint.CheckpointError) for bad
+    input; `hydra_app` prints `error: <message>` and exits 2 (in a Hydra multirun it re-raises so
+    the sweeper marks the job failed). Hydra's own composition errors (unknown group option,
+    unknown key, bad override syntax) become the same one line. argparse CLIs use
+    `ArgumentParser` from here; `prepare_out_dir` checks an output directory the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import tempfile
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _config_dir() -> str:
+    installed = os.path.join(_PACKAGE_DIR, "configs")
+    if os.path.isdir(installed):
+        return installed
+    return os.path.join(os.path.dirname(_PACKAGE_DIR), "configs")
+
+
+CONFIG_DIR = _config_dir()
+
+
+class UsageError(ValueError):
+    """Bad input from the user: reported as one `error:` line with exit code 2."""
+
+
+def fail(message: str, code: int = 2):
+    """Print `error: message` (on one line) to stderr and exit."""
+    print(f"error: {one_line(message)}", file=sys.stderr)
+    sys.exit(code)
+
+
+def one_line(text: str) -> str:
+    return "; ".join(part.strip() for part in str(text).strip().splitlines() if part.strip())
+
+
+def prepare_out_dir(path, key: str = "out_dir") -> str:
+    """Create the output directory (and parents) and check it is writable, or raise UsageError."""
+    path = str(path) if path is not None else ""
+    if not path:
+        raise UsageError(f"{key} is empty; give a directory for the run")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{key}={path!r} is an existing file, not a directory; choose another {key}")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_probe"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"{key}={path!r} cannot be written ({reason}); choose a writable directory") from None
+    return path
+
+
+def task_overrides() -> list[str]:
+    """The command-line overrides of the running Hydra job ([] outside Hydra)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return list(HydraConfig.get().overrides.task)
+    except Exception:  # noqa: BLE001 - not under Hydra (direct call from Python)
+        return []
+
+
+def _is_multirun() -> bool:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        return HydraConfig.get().mode == RunMode.MULTIRUN
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _hydra_message(exc: BaseException) -> str:
+    text = str(exc).split("Config search path")[0]  # Hydra's search path listing: noise here
+    if "Available options" in text:  # unknown group option: "...; allowed: a, b, c"
+        head, _, options = text.partition("Available options")
+        group = options.split(":", 1)[0].strip()
+        names = [n.strip() for n in options.split(":", 1)[1].split() if n.strip()]
+        text = f"{one_line(head)}; allowed {group}: {', '.join(names)}"
+    msg = one_line(text) or type(exc).__name__
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip():
+        first = str(cause).strip().splitlines()[0]
+        if first not in msg:
+            msg = f"{msg} ({first.strip()})"
+    return msg
+
+
+def hydra_app(config_name: str):
+    """`hydra.main` on CONFIG_DIR/<config_name>.yaml with the project's one-line errors.
+
+    The decorated task gets the composed config; its UsageError becomes `error: ...` + exit 2.
+    Calling the entry point with a config (`main(cfg)`) runs the task directly, as hydra.main does.
+    """
+    import hydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    def decorate(task):
+        @functools.wraps(task)
+        def guarded(cfg):
+            try:
+                return task(cfg)
+            except UsageError as exc:
+                if _is_multirun():  # let the sweeper mark this job failed; the sweep goes on
+                    raise
+                fail(str(exc))
+
+        app = hydra.main(config_path=CONFIG_DIR, config_name=config_name, version_base="1.3")(guarded)
+
+        @functools.wraps(task)
+        def entry(cfg=None):
+            if cfg is not None:
+                return guarded(cfg)
+            user_wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
+            os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing its own lines
+            try:
+                return app()
+            except (HydraException, OmegaConfBaseException) as exc:
+                if user_wants_traceback:
+                    raise
+                fail(_hydra_message(exc))
+
+        entry.config_name = config_name
+        return entry
+
+    return decorate
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the project's error format: one `error:` line, exit 2 (no usage dump)."""
+
+    def error(self, message):
+        fail(f"{self.prog}: {message}")
