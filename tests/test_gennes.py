@@ -105,3 +105,143 @@ def test_benchmark_bad_parameters():
         make_target("rastrigin", shift=4.0)
     assert make_target("step").differentiable is False
     assert make_target("alpine1").differentiable is True
+
+
+# ------------------------------------------------------------------ the GENNES strategy
+from policysearch import strategies  # noqa: E402
+from policysearch.strategies.gennes import hidden_apply  # noqa: E402
+
+
+def _gennes(rho=2, m=5, d=3, **kw):
+    s = strategies.make("gennes", num_particles=rho, pop_size=m, dim=d, **kw)
+    return s, s.default_params.replace(lower=-3.0, upper=3.0)
+
+
+def test_initial_output_spread_means_and_domain():
+    rho, d = 48, 10
+    s, p = _gennes(rho=rho, m=4, d=d)
+    x0 = jnp.asarray(np.random.default_rng(0).uniform(-2.5, 2.5, (rho, d)), jnp.float32)
+    st = s.init(KEY, x0, p)
+    np.testing.assert_allclose(np.asarray(s.means(st)), np.asarray(x0), atol=1e-4)   # G(0) = x0
+    u = jax.random.uniform(jax.random.key(1), (rho, 1000, d), minval=-2.0, maxval=2.0)
+
+    def pre_tanh(th, uu):
+        w, b = th[-1]
+        return hidden_apply(th[:-1], uu) @ w + b
+
+    z = np.asarray(jax.vmap(pre_tanh)(st.theta, u))
+    spread = np.sqrt(np.var(z, axis=1).mean())          # designed: init_spread = 1 over the noise
+    assert abs(spread - 1.0) < 0.05, spread
+    assert np.sqrt(np.var(z, axis=1).mean(-1)).min() > 0.7     # every generator, no collapse
+    st2 = s.init(KEY, x0, p.replace(init_spread=0.25))
+    z2 = np.asarray(jax.vmap(pre_tanh)(st2.theta, u))
+    assert abs(np.sqrt(np.var(z2, axis=1).mean()) - 0.25) < 0.0125
+    x, _ = s.ask(jax.random.key(2), st)
+    assert x.shape == (rho, 4, d) and np.all(np.abs(np.asarray(x)) <= 3.0)
+
+
+def test_update_equals_analytic_gradient_step_on_linear_objective():
+    s, p = _gennes(rho=2, m=6, d=3)
+    p = p.replace(learning_rate=1e-3)
+    st = s.init(KEY, jnp.zeros((2, 3)), p)
+    x, st = s.ask(jax.random.key(1), st)
+    c = jnp.asarray([1.0, -2.0, 0.5])
+    st1 = s.tell(x, x @ c, st, gradients=jnp.broadcast_to(c, x.shape))
+
+    def numpy_gradient(theta, u):
+        """grad_theta of 1/N sum_i c . G_theta(u_i) by hand-written float64 backpropagation."""
+        layers = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in theta]
+        hs, zs = [np.asarray(u, np.float64)], []
+        for w, b in layers[:-1]:
+            zs.append(hs[-1] @ w + b)
+            hs.append(np.where(zs[-1] > 0, zs[-1], 0.2 * zs[-1]))
+        w, b = layers[-1]
+        out = np.tanh(hs[-1] @ w + b)
+        dz = np.broadcast_to(np.asarray(c, np.float64) / len(u), out.shape) * 3.0 * (1 - out**2)
+        grads = [(hs[-1].T @ dz, dz.sum(0))]
+        dh = dz @ w.T
+        for k in range(len(layers) - 2, -1, -1):
+            dz = dh * np.where(zs[k] > 0, 1.0, 0.2)
+            grads.insert(0, (hs[k].T @ dz, dz.sum(0)))
+            dh = dz @ layers[k][0].T
+        return grads
+
+    for r in range(2):
+        th = jax.tree.map(lambda a: a[r], st.theta)
+        g = numpy_gradient(th, st.noise[r])
+        for (w0, b0), (w1, b1), (gw, gb) in zip(th, jax.tree.map(lambda a: a[r], st1.theta), g):
+            for old, new, grad in ((w0, w1, gw), (b0, b1, gb)):
+                # Adam's first step: m_hat = g, v_hat = g^2 -> theta - lr g / (|g| + eps)
+                want = np.asarray(old, np.float64) - 1e-3 * grad / (np.abs(grad) + 1e-8)
+                np.testing.assert_allclose(np.asarray(new), want, rtol=1e-5, atol=2e-6)
+    assert int(st1.generation) == 1
+    # the step lowers the linear objective of the same noise
+    before = np.asarray(jax.vmap(s._apply, (0, 0, None))(st.theta, st.noise, st.params) @ c).mean()
+    after = np.asarray(jax.vmap(s._apply, (0, 0, None))(st1.theta, st.noise, st.params) @ c).mean()
+    assert after < before
+
+
+def test_gradients_in_tell_equal_autodiff_and_translation_is_data():
+    t = make_target("rastrigin", dim=3, shift=0.5, seed=1)
+    obj = lambda x: t.value(x, t.translation)  # noqa: E731
+    s_auto, p = _gennes(objective=obj)
+    s_given, _ = _gennes()
+    st_a = s_auto.init(KEY, jnp.zeros((2, 3)), p)
+    st_g = s_given.init(KEY, jnp.zeros((2, 3)), p)
+    grad = jax.vmap(jax.vmap(jax.value_and_grad(t.value), (0, None)), (0, None))
+    for k in jax.random.split(jax.random.key(3), 3):
+        x, st_a = s_auto.ask(k, st_a)
+        x2, st_g = s_given.ask(k, st_g)
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(x2))
+        f, g = grad(x, t.translation)
+        st_a = s_auto.tell(x, f, st_a)
+        st_g = s_given.tell(x, f, st_g, gradients=g)
+    for a, b in zip(jax.tree.leaves(st_a), jax.tree.leaves(st_g)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+    assert float(st_g.best_fitness) == pytest.approx(float(np.min(np.asarray(st_g.particle_best_fitness))))
+
+
+def test_noise_annealing_and_traced_hyperparameters():
+    s, p = _gennes(rho=1, m=50, d=2)
+    p = p.replace(noise_init=1.5, anneal=0.5)
+    st = s.init(KEY, jnp.zeros((1, 2)), p)
+    before = s.tell._cache_size()
+    for gen in range(4):
+        a = 1.5 * 0.5**gen
+        assert float(st.noise_scale) == pytest.approx(a)
+        x, st = s.ask(jax.random.key(gen), st)
+        assert np.abs(np.asarray(st.noise)).max() <= a and np.abs(np.asarray(st.noise)).max() > 0.8 * a
+        st = s.tell(x, jnp.zeros((1, 50)), st, gradients=jnp.zeros_like(x))
+    assert float(st.noise_scale) == pytest.approx(1.5 * 0.5**4)
+    # outputs collapse onto G(0) as the noise support shrinks
+    spread = lambda st: float(np.asarray(s.sample(jax.random.key(9), st, 200)).std(axis=1).mean())  # noqa: E731
+    assert spread(st) < 0.2 * spread(s.init(KEY, jnp.zeros((1, 2)), p))
+    # other numeric values reuse the compiled tell
+    st = s.init(KEY, jnp.zeros((1, 2)), p.replace(learning_rate=3e-3, anneal=0.9, lower=-1.0, upper=2.0))
+    x, st = s.ask(KEY, st)
+    s.tell(x, jnp.zeros((1, 50)), st, gradients=jnp.zeros_like(x))
+    assert s.tell._cache_size() == before + 1
+
+
+def test_gennes_input_errors():
+    s, p = _gennes()
+    st = s.init(KEY, jnp.zeros((2, 3)), p)
+    x, st = s.ask(KEY, st)
+    with pytest.raises(ValueError, match="needs gradients"):
+        s.tell(x, jnp.zeros((2, 5)), st)
+    with pytest.raises(ValueError, match="gradients has shape"):
+        s.tell(x, jnp.zeros((2, 5)), st, gradients=jnp.zeros((2, 5, 2)))
+    with pytest.raises(ValueError, match="anneal"):
+        s.init(KEY, jnp.zeros((2, 3)), p.replace(anneal=1.5))
+    with pytest.raises(ValueError, match="must be < upper"):
+        s.init(KEY, jnp.zeros((2, 3)), p.replace(lower=1.0, upper=1.0))
+    with pytest.raises(ValueError, match="learning_rate"):
+        s.init(KEY, jnp.zeros((2, 3)), p.replace(learning_rate=0.0))
+    with pytest.raises(ValueError, match="pop_size"):
+        strategies.make("gennes", num_particles=1, pop_size=0, dim=3)
+    with pytest.raises(ValueError, match="unknown option"):
+        strategies.make("gennes", num_particles=1, pop_size=2, dim=3, source="es")
+    # NaN gradients are ignored (no NaN parameters), NaN fitness is the worst value
+    g = jnp.full(x.shape, jnp.nan)
+    st = s.tell(x, jnp.full((2, 5), jnp.nan), st, gradients=g)
+    assert all(np.all(np.isfinite(np.asarray(v))) for v in jax.tree.leaves(st.theta))
