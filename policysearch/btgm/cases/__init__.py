@@ -52,7 +52,12 @@ class Case:
 
 CASES: dict[str, Case] = {}
 # case modules imported on first lookup (the case-study modules register themselves)
-_LAZY_MODULES: list[str] = []
+_LAZY_MODULES: list[str] = [
+    # case studies (experiments/btgm_*.py): digits, digits_adversarial, energy
+    "policysearch.btgm.cases.digits",
+    "policysearch.btgm.cases.adversarial",
+    "policysearch.btgm.cases.energy",
+]
 
 
 def register(case: Case) -> Case:

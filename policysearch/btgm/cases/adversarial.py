@@ -59,3 +59,28 @@ def discriminator_accuracy(key, real_train, fake_train, real_test, fake_test,
     pr = np.asarray(d.logits(jnp.asarray(real_test)).argmax(-1))
     pf = np.asarray(d.logits(jnp.asarray(fake_test)).argmax(-1))
     return float((np.sum(pr == 1) + np.sum(pf == 0)) / (len(pr) + len(pf)))
+
+
+# ------------------------------------------------------------------------ CLI registration
+def _build(key, cfg: dict):
+    from . import CaseModel
+
+    del key, cfg
+    model = digits.vae()
+    return CaseModel(
+        base=model.prior, decoder=model.decode, draw=digits._draw,
+        criteria={"discriminator": criterion(discriminator(model))},
+        info={"p": "the digits VAE (latent N(0, I_8))",
+              "criteria": {"discriminator": "logit of an MLP discriminator, training images "
+                                            "vs samples of p (log p_D / p)"}})
+
+
+def _register():
+    from . import Case, register
+
+    register(Case(name="digits_adversarial", build=_build, criteria=("discriminator",),
+                  differentiable=frozenset({"discriminator"}),
+                  description="adversarial refinement of the digits VAE (section 4.4)"))
+
+
+_register()

@@ -88,3 +88,49 @@ def criterion(name: str, h: models.Classifier | None = None, target_class: int =
     if name == "ink_less":
         return lambda x: -jnp.sum(x, axis=-1)
     raise ValueError(f"unknown digits criterion {name!r}; allowed: {', '.join(CRITERIA)}")
+
+
+# ------------------------------------------------------------------------ CLI registration
+def _draw(ax, x, title: str = "", n: int = 36):
+    """A 6 x 6 mosaic of 8x8 images on one axis."""
+    x = np.asarray(x)[:n].reshape(-1, 8, 8)
+    k = int(np.ceil(np.sqrt(len(x))))
+    mosaic = np.ones((k * 9, k * 9))
+    for i, img in enumerate(x):
+        r, c = divmod(i, k)
+        mosaic[r * 9: r * 9 + 8, c * 9: c * 9 + 8] = 1.0 - img
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+
+
+def _build(key, cfg: dict):
+    from . import CaseModel
+
+    del key                                    # the models are trained with fixed seeds, cached
+    target = int(cfg.get("target_class", 4))
+    if not 0 <= target <= 9:
+        raise ValueError(f"case_cfg.target_class={target!r} is invalid: must be 0..9")
+    model, h = vae(), classifier()
+    return CaseModel(
+        base=model.prior, decoder=model.decode, draw=_draw,
+        criteria={name: criterion(name, h, target) for name in CRITERIA},
+        info={"data": "scikit-learn load_digits (8x8, bundled), train split 1500 images",
+              "p": f"VAE, latent N(0, I_{model.latent_dim}), Bernoulli decoder (mean decoder "
+                   "used), tuned in latent space", "target_class": target,
+              "criteria": {"log_class": "log h(class|x)", "class": "h(class|x)",
+                           "ink_more": "sum of pixels", "ink_less": "-sum of pixels"}})
+
+
+def _register():
+    from . import Case, register
+
+    register(Case(name="digits", build=_build, criteria=CRITERIA,
+                  differentiable=frozenset(CRITERIA),
+                  f_sup={"log_class": 0.0, "class": 1.0, "ink_more": 64.0, "ink_less": 0.0},
+                  defaults={"target_class": 4},
+                  description="VAE on scikit-learn's 8x8 digits, classifier / ink criteria"))
+
+
+_register()

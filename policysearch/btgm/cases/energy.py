@@ -99,3 +99,42 @@ def curves_summary(x) -> dict:
     """Mean/std per hour and f quantiles of a batch of curves (for tables and Fig. 2 plots)."""
     x = np.asarray(x)
     return {"mean": x.mean(0), "std": x.std(0)}
+
+
+# ------------------------------------------------------------------------ CLI registration
+def _draw(ax, x, title: str = ""):
+    from .study import plot_load_samples
+
+    plot_load_samples(ax, x, f"{title} (SYNTHETIC)", n=5)
+
+
+def _build(key, cfg: dict):
+    from . import CaseModel
+
+    del key, cfg                               # the model is trained with fixed seeds, cached
+    model = vae()
+    return CaseModel(
+        base=model.prior, decoder=model.decode, draw=_draw,
+        criteria={name: criterion(name) for name in CRITERIA},
+        info={"data": "SYNTHETIC weekly load curves (policysearch.btgm.cases.energy_data), "
+                      "10 homes summed, 168 hours, kW; not measurements",
+              "p": f"VAE, latent N(0, I_{model.latent_dim}), Gaussian decoder (mean decoder "
+                   "used), tuned in latent space",
+              "criteria": {"peak": "max_t x_t", "peak_smooth": f"{PEAK_TAU} logsumexp(x / "
+                           f"{PEAK_TAU})", "wednesday": "mean Wednesday - weekly mean",
+                           "l1_flat": "mean |x - mean x|", "l1_flat_min": "-mean |x - mean x|",
+                           "hours_above": f"hours above {HOURS_ABOVE_KW} kW (not "
+                                          "differentiable)"}})
+
+
+def _register():
+    from . import Case, register
+
+    register(Case(name="energy", build=_build, criteria=CRITERIA,
+                  differentiable=frozenset(CRITERIA) - {"hours_above"},
+                  f_sup={"l1_flat_min": 0.0, "hours_above": 168.0},
+                  description="VAE on SYNTHETIC weekly load curves (10 homes), peak / "
+                              "Wednesday / flatness criteria"))
+
+
+_register()

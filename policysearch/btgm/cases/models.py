@@ -28,8 +28,9 @@ import optax
 
 from policysearch.policy import MLP
 
+from ..latent import StandardNormal
+
 __all__ = [
-    "StandardNormal",
     "VAE",
     "train_vae",
     "Classifier",
@@ -44,19 +45,6 @@ def default_cache_dir() -> str:
     experiments_out/btgm_models under the current directory."""
     return os.environ.get("POLICYSEARCH_BTGM_CACHE",
                           os.path.join("experiments_out", "btgm_models"))
-
-
-@dataclasses.dataclass(frozen=True)
-class StandardNormal:
-    """N(0, I_d): the VAE prior p(z), the base distribution BTGM tilts in latent space."""
-
-    dim: int
-
-    def sample(self, key, n: int) -> jax.Array:
-        return jax.random.normal(key, (n, self.dim))
-
-    def log_prob(self, z) -> jax.Array:
-        return -0.5 * jnp.sum(z ** 2, axis=-1) - 0.5 * self.dim * jnp.log(2 * jnp.pi)
 
 
 # =========================================================================================
