@@ -33,7 +33,9 @@ def gaussian_tilt(mu, Sigma, A, b, beta: float) -> dict:
     c = b - A @ m
     AS = A @ S
     var = c @ S @ c + np.trace(AS @ AS) / 2
-    m3 = 3 * c @ S @ A @ S @ c - np.trace(AS @ AS @ AS)
+    # third central moment: -3 c'SASc - tr((AS)^3). (REFERENCE section 7 prints +3 c'SASc:
+    # a sign slip, caught by the test that differentiates Var_q f in beta, eq. 6.)
+    m3 = -3 * c @ S @ A @ S @ c - np.trace(AS @ AS @ AS)
     return {"m": m, "S": S, "log_z": float(log_z), "mean": float(ef), "var": float(var),
             "m3": float(m3), "kl": float(beta * ef - log_z)}
 
