@@ -90,6 +90,15 @@ def validate(cfg: DictConfig) -> dict:
     if t_mean is not None and sup is not None and t_mean >= sup:
         raise BTGMConfigError(f"target_mean={t_mean} is unreachable: criterion {crit!r} is "
                               f"bounded by {sup} and E_q f < sup f")
+    compare = cfg.get("compare")
+    if compare is not None:
+        compare = str(compare)
+        if compare not in case.criteria or compare == crit or compare not in case.differentiable \
+                or not diff:
+            ok = [c for c in case.criteria if c in case.differentiable and c != crit]
+            raise BTGMConfigError(f"compare={compare!r} is invalid: needs a second differentiable "
+                                  f"criterion of {case.name!r} (and a differentiable criterion="
+                                  f"); allowed: {', '.join(ok) or 'none'}")
     fl = OmegaConf.to_container(cfg.btgm.flow, resolve=True)
     try:
         flow = FlowConfig(**fl).check()
@@ -99,7 +108,7 @@ def validate(cfg: DictConfig) -> dict:
     case_cfg.update(OmegaConf.to_container(cfg.case_cfg, resolve=True) or {})
     out = {"case": case, "criterion": crit, "target_kl": t_kl, "target_mean": t_mean,
            "beta": beta, "method": method, "differentiable": diff, "flow": flow,
-           "case_cfg": case_cfg, "f_sup": sup,
+           "case_cfg": case_cfg, "f_sup": sup, "compare": compare,
            "steps": _int(cfg, "btgm.tune.steps"), "batch": _int(cfg, "btgm.tune.batch"),
            "eval_samples": _int(cfg, "btgm.tune.eval_samples", 2), "chunk": _int(cfg, "btgm.tune.chunk"),
            "lr": _num(cfg, "btgm.tune.learning_rate", 0.0, strict=True),
@@ -286,6 +295,17 @@ def run(cfg: DictConfig) -> dict:
     if v["differentiable"]:
         norms = assess.gradient_norms(f_n, xp[:4000])
         grad = assess.gradient_summary(norms, 0.01 * float(np.median(norms)))
+    comparison = None
+    if v["compare"] is not None:
+        g_other = model.criteria[v["compare"]]
+        g_other = g_other if model.decoder is None else latent_criterion(model.decoder, g_other)
+        line, summ = assess.compare_criteria(xp[:4000], {v["criterion"]: f_w,
+                                                         v["compare"]: g_other})
+        comparison = {"line": line, **{k: {kk: vv for kk, vv in d.items()
+                                          if kk not in ("hist", "edges")}
+                                      if isinstance(d, dict) else d for k, d in summ.items()}}
+        if cfg.progress:
+            print(f"[btgm] criteria: {line}", file=sys.stderr, flush=True)
     conv = history[-1]["converged"] if history else None
     summary = {
         "case": v["case"].name, "criterion": v["criterion"], "method": v["method"],
@@ -298,6 +318,8 @@ def run(cfg: DictConfig) -> dict:
                    for h in history],
         "gradient_norms": None if grad is None else {k: grad[k] for k in grad
                                                       if k not in ("hist", "edges")},
+        "comparison": comparison,
+        "latent": model.decoder is not None,
         "samples_f": {"p_mean": float(np.mean(fp_raw)), "q_mean": float(np.mean(fq_raw)),
                       "p_q99": float(np.quantile(fp_raw, 0.99)),
                       "q_quantiles": np.quantile(fq_raw, [0.1, 0.5, 0.9]).tolist()},

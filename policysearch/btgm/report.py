@@ -123,6 +123,12 @@ def write(out, summary, with_figures: bool) -> None:
                    ("p", f"median {g['q50']:.3g}, q90 {g['q90']:.3g}, q99 {g['q99']:.3g}, max "
                          f"{g['max']:.3g}; {100 * g['frac_near_zero']:.1f}% near zero; "
                          f"concentration E g^2 / (E g)^2 = {g['concentration']:.3g}")]
+    if summary.get("comparison"):
+        blocks += [("h2", "Comparison of two criteria"), ("p", summary["comparison"]["line"])]
+    if summary.get("latent"):
+        blocks.append(("p", "Tuned in the latent space of a frozen decoder: the KL above is "
+                            "KL(q(z) || p(z)), an upper bound of the data-space KL(q(x) || p(x)) "
+                            "(app. B)."))
     if with_figures:
         blocks += [("img", "curves.png", "E f vs beta, KL vs beta, Pareto front"),
                    ("img", "samples.png", "samples of p and of the tuned q")]
