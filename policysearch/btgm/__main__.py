@@ -1,10 +1,11 @@
 """python -m policysearch.btgm case=<name> criterion=<name> target_kl=<C_D> (see cli.py)."""
 
-import hydra
 from omegaconf import DictConfig
 
+from policysearch.cli import hydra_app
 
-@hydra.main(config_path="../../configs", config_name="btgm", version_base="1.3")
+
+@hydra_app("btgm")  # configs found installed or in a checkout (policysearch/cli.py)
 def main(cfg: DictConfig) -> float:
     from policysearch.btgm.cli import main_body
     return main_body(cfg)
