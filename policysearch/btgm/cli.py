@@ -36,8 +36,12 @@ from omegaconf import DictConfig, OmegaConf
 METHODS = ("auto", "flow", "smc", "sv_cma_es")
 
 
-class BTGMConfigError(ValueError):
-    """A bad configuration value (one line, raised before training)."""
+from policysearch.cli import UsageError, prepare_out_dir
+
+
+class BTGMConfigError(UsageError):
+    """A bad configuration value (one line, raised before training; the entry point turns it
+    into `error: ...` and exit code 2)."""
 
 
 def _int(cfg, key, minimum=1):
@@ -180,7 +184,7 @@ def run(cfg: DictConfig) -> dict:
                 f"target_kl={v['target_kl']} is unreachable: f attains its sup {sup} on "
                 f"{100 * frac:.3g}% of p, so KL(q_beta||p) < -log {frac:.4g} = "
                 f"{-math.log(frac):.4g} for every beta")
-    os.makedirs(out, exist_ok=True)
+    prepare_out_dir(out)
     with open(os.path.join(out, "config.yaml"), "w") as fh:
         fh.write(OmegaConf.to_yaml(cfg, resolve=True))
 
@@ -344,11 +348,7 @@ def main_body(cfg: DictConfig) -> float:
         compile_cache.enable()
     except Exception:  # noqa: BLE001 - the cache is an optimisation only
         pass
-    try:
-        summary = run(cfg)
-    except BTGMConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    summary = run(cfg)          # BTGMConfigError (a UsageError) -> one error line, exit 2
     fin = summary["final"]
     print(json.dumps({"case": summary["case"], "criterion": summary["criterion"],
                       "method": summary["method"], "beta": round(summary["beta"], 5),
