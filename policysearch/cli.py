@@ -132,14 +132,19 @@ def hydra_app(config_name: str):
         def entry(cfg=None):
             if cfg is not None:
                 return guarded(cfg)
-            user_wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
+            previous = os.environ.get("HYDRA_FULL_ERROR")
             os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing its own lines
             try:
                 return app()
             except (HydraException, OmegaConfBaseException) as exc:
-                if user_wants_traceback:
+                if previous == "1":  # the user asked for Hydra's full traceback
                     raise
                 fail(_hydra_message(exc))
+            finally:
+                if previous is None:
+                    os.environ.pop("HYDRA_FULL_ERROR", None)
+                else:
+                    os.environ["HYDRA_FULL_ERROR"] = previous
 
         entry.config_name = config_name
         return entry

@@ -61,6 +61,16 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     seed_offset = _int(cfg, "seed_offset", 0)
     budget = _int(cfg, "evaluations", 1)
     records = _int(cfg, "records", 1)
+    if cfg.ground_truth.enabled:
+        _int(cfg, "ground_truth.n", 2)
+        _int(cfg, "ground_truth.seed", 0)
+        if cfg.ground_truth.get("cache_dir") not in (None, ""):
+            prepare_out_dir(cfg.ground_truth.cache_dir, "ground_truth.cache_dir")
+    bw = cfg.get("mmd_bandwidth")
+    if bw is not None and (isinstance(bw, bool) or not isinstance(bw, (int, float)) or not bw > 0
+                           or bw == float("inf")):
+        raise SampleConfigError(f"mmd_bandwidth={bw!r} is invalid: must be null (median heuristic) "
+                                "or a finite number > 0")
     overrides = task_overrides() if overrides is None else list(overrides)
     try:
         applied = apply_strategy_defaults(cfg, cfg.target.get("strategy_defaults"), overrides)
