@@ -10,7 +10,8 @@ from configs/ with Hydra overrides exactly as ``python -m policysearch.train`` w
 in one compiled program, no early stop, with its own report; the four runs of a regime are then
 compared with ``policysearch.report.compare_runs``. At an equal evaluation budget per generation:
 
-* ``sv_cma_es``  SV-CMA-ES, P particles x M offspring (median-heuristic kernel, library defaults)
+* ``sv_cma_es``  SV-CMA-ES, P particles x M offspring (median-heuristic kernel, config defaults)
+* ``sv_cma_es_actions``  the same with the function-space kernel (``strategy.kernel_space=actions``)
 * ``mp_cma_es``  the same P x M layout without the kernel (gamma = 0: P independent CMA-ES runs)
 * ``cma_es``     one CMA-ES population of P*M offspring
 * ``svgd``       SVGD with ES (antithetic Gaussian smoothing) gradient estimates, P x M samples
@@ -49,9 +50,10 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 CONFIG_DIR = os.path.join(ROOT, "configs")
 
-STRATEGIES = ("sv_cma_es", "mp_cma_es", "cma_es", "svgd")
+STRATEGIES = ("sv_cma_es", "sv_cma_es_actions", "mp_cma_es", "cma_es", "svgd")
 LABELS = {
     "sv_cma_es": "SV-CMA-ES",
+    "sv_cma_es_actions": "SV-CMA-ES (action kernel)",
     "mp_cma_es": "MP-CMA-ES (gamma = 0)",
     "cma_es": "CMA-ES (1 population)",
     "svgd": "SVGD (ES gradients)",
@@ -105,6 +107,8 @@ def quick_regime(r: Regime) -> Regime:
 
 def strategy_overrides(strategy: str, r: Regime) -> list[str]:
     """Hydra overrides of one strategy in one regime (equal evaluations per generation)."""
+    if strategy == "sv_cma_es_actions":
+        return [*strategy_overrides("sv_cma_es", r), "strategy.kernel_space=actions"]
     if strategy in ("sv_cma_es", "mp_cma_es"):
         return [f"strategy={strategy}", f"strategy.num_particles={r.particles}",
                 f"strategy.pop_size={r.offspring}", f"strategy.sigma_init={r.sigma}"]
