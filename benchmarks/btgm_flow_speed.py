@@ -30,7 +30,7 @@ def run_case(dim: int, layers: int, width: int, steps: int, batch: int, reps: in
     from flowjax.train import fit_to_key_based_loss
 
     from policysearch.btgm import FlowConfig, StandardNormal, TuneConfig, get_tuner
-    from policysearch.btgm.tuning import _split3
+    from policysearch.btgm.flows import split_flow
 
     base = StandardNormal(dim)
     a = jnp.linspace(1.0, -1.0, dim)
@@ -40,7 +40,7 @@ def run_case(dim: int, layers: int, width: int, steps: int, batch: int, reps: in
 
     tuner = get_tuner(base, f, FlowConfig(layers=layers, width=width),
                       TuneConfig(steps=steps, batch=batch, chunk=steps))
-    train0, const, _ = _split3(tuner.new_flow(jax.random.key(0), jnp.zeros(dim), jnp.ones(dim)))
+    train0, const, _ = split_flow(tuner.new_flow(jax.random.key(0), jnp.zeros(dim), jnp.ones(dim)))
     beta = jnp.float32(1.0)
 
     # ours: one lax.scan of `steps` steps

@@ -108,12 +108,8 @@ def _smc_fn(base, f, n, smc_items):
                 "ess": 1.0 / jnp.sum(w ** 2), "samples": res.samples,
                 "num_steps": res.num_steps, "acceptance_rate": res.acceptance_rate}
 
-    def dispatch(key, beta):
-        # beta = 0 is p itself (SMC's adaptive schedule cannot start a zero likelihood)
-        out = one(key, jnp.maximum(beta, 1e-6))
-        return out
-
-    fn = jax.jit(dispatch)
+    # beta = 0 is p itself; a zero likelihood would stall the adaptive schedule: use 1e-6
+    fn = jax.jit(lambda key, beta: one(key, jnp.maximum(beta, 1e-6)))
     _SMC_CACHE[ck] = (base, f, fn)          # keep base and f alive: ids stay unique
     return fn
 

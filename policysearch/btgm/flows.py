@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import paramax
 
-__all__ = ["FlowConfig", "Flow", "make_flow", "flow_forward", "flow_inverse", "split", "merge"]
+__all__ = ["FlowConfig", "Flow", "make_flow", "flow_forward", "flow_inverse", "split_flow",
+           "merge_flow"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,15 +124,20 @@ def flow_inverse(flow: Flow, y):
     return flow.mu + flow.sd * u, -ld_inv
 
 
-def split(flow: Flow):
-    """(trainable params, static) : the float arrays of h, except the standardisation."""
+def split_flow(flow: Flow):
+    """(trainable float arrays, other arrays, static rest) of a flow: the first is what the
+    optimiser sees, the second (masks, permutations, standardisation) is traced but fixed,
+    the third holds the structure (so flows of one architecture share one compiled program)."""
     flow = eqx.tree_at(lambda f: (f.mu, f.sd), flow,
                        (paramax.non_trainable(flow.mu), paramax.non_trainable(flow.sd)))
-    return eqx.partition(flow, eqx.is_inexact_array,
-                         is_leaf=lambda leaf: isinstance(leaf, paramax.NonTrainable))
+    train, rest = eqx.partition(flow, eqx.is_inexact_array,
+                                is_leaf=lambda leaf: isinstance(leaf, paramax.NonTrainable))
+    const, static = eqx.partition(rest, eqx.is_array)
+    return train, const, static
 
 
-def merge(params, static) -> Flow:
-    flow = eqx.combine(params, static)
+def merge_flow(train, const, static) -> Flow:
+    """Inverse of :func:`split_flow`."""
+    flow = eqx.combine(train, const, static)
     return eqx.tree_at(lambda f: (f.mu, f.sd), flow,
                        (paramax.unwrap(flow.mu), paramax.unwrap(flow.sd)))

@@ -36,7 +36,8 @@ import paramax
 from jax.scipy.special import logsumexp
 
 from .estimators import sample_moments, tilt_estimates
-from .flows import Flow, FlowConfig, flow_forward, flow_inverse, make_flow
+from .flows import (Flow, FlowConfig, flow_forward, flow_inverse, make_flow, merge_flow,
+                    split_flow)
 
 __all__ = ["TuneConfig", "TunedModel", "Tuner", "tune", "get_tuner", "base_dim"]
 
@@ -68,22 +69,6 @@ def base_dim(base) -> int:
     return int(jax.eval_shape(lambda k: base.sample(k, 1), jax.random.key(0)).shape[-1])
 
 
-def _split3(flow: Flow):
-    """(trainable float arrays, other arrays, static rest) of a flow."""
-    flow = eqx.tree_at(lambda f: (f.mu, f.sd), flow,
-                       (paramax.non_trainable(flow.mu), paramax.non_trainable(flow.sd)))
-    train, rest = eqx.partition(flow, eqx.is_inexact_array,
-                                is_leaf=lambda leaf: isinstance(leaf, paramax.NonTrainable))
-    const, static = eqx.partition(rest, eqx.is_array)
-    return train, const, static
-
-
-def _merge3(train, const, static) -> Flow:
-    flow = eqx.combine(train, const, static)
-    return eqx.tree_at(lambda f: (f.mu, f.sd), flow,
-                       (paramax.unwrap(flow.mu), paramax.unwrap(flow.sd)))
-
-
 class Tuner:
     """Compiled training / evaluation of flows of one architecture for one (base, f).
 
@@ -96,7 +81,7 @@ class Tuner:
         self.base, self.f, self.dim, self.flow_cfg = base, f, dim, flow_cfg
         self.batch, self.chunk, self.eval_samples = batch, chunk, eval_samples
         template = make_flow(jax.random.key(0), dim, flow_cfg)
-        _, _, self.static = _split3(template)
+        _, _, self.static = split_flow(template)
         self.optimizer = optax.chain(
             optax.clip_by_global_norm(grad_clip),
             optax.inject_hyperparams(optax.adam)(learning_rate=1e-3))
@@ -107,11 +92,11 @@ class Tuner:
     # ------------------------------------------------------------------ pieces
     def new_flow(self, key, mu, sd) -> Flow:
         fl = make_flow(key, self.dim, self.flow_cfg, mu=mu, sd=sd)
-        train, const, _ = _split3(fl)
-        return _merge3(train, const, self.static)
+        train, const, _ = split_flow(fl)
+        return merge_flow(train, const, self.static)
 
     def flow_of(self, train, const) -> Flow:
-        return _merge3(train, const, self.static)
+        return merge_flow(train, const, self.static)
 
     def objective(self, flow: Flow, x, beta):
         """Per-sample objective of eq. 9 and its parts, for x ~ p [n, d]."""
@@ -225,7 +210,7 @@ class TunedModel:
     tuner: Tuner = dataclasses.field(repr=False)
 
     def _parts(self):
-        train, const, _ = _split3(self.flow)
+        train, const, _ = split_flow(self.flow)
         return train, const
 
     def sample_with_base(self, key, n: int):
@@ -275,7 +260,7 @@ def tune(key, base, f: Callable, beta: float, steps: int = 1000, *, init: TunedM
         tuner = get_tuner(base, f, flow or FlowConfig(), cfg)
         xs = base.sample(k_init, 4096)
         fl = tuner.new_flow(k_init, jnp.mean(xs, 0), jnp.std(xs, 0))
-        train, const, _ = _split3(fl)
+        train, const, _ = split_flow(fl)
     train, losses = tuner.run(k_train, train, const, beta, steps, learning_rate, progress)
     est = tuner.evaluate(k_eval, train, const, beta)
     return TunedModel(base, f, beta, tuner.flow_of(train, const), est, losses, tuner)
