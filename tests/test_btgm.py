@@ -131,6 +131,19 @@ def test_tune_linear_gaussian_matches_closed_form(tuned_linear):
     np.testing.assert_allclose(np.asarray(tuned_linear.log_prob(pts)), exact_lp, atol=0.1)
 
 
+def test_tune_is_deterministic_and_warm_starts(tuned_linear):
+    again = btgm.tune(jax.random.key(10), BASE2, F_LIN, 1.5, steps=600, **TUNE)
+    assert again.estimates == tuned_linear.estimates                 # same key: same numbers
+    np.testing.assert_array_equal(again.losses, tuned_linear.losses)
+    # a warm start at the same beta starts where the previous fit ended
+    warm = btgm.tune(jax.random.key(14), BASE2, F_LIN, 1.5, steps=200, init=tuned_linear, **TUNE)
+    assert warm.losses[0] < tuned_linear.losses[0] - 0.5
+    assert abs(warm.estimates["gap"]) < 0.05
+    x, y, ld = warm.sample_with_base(jax.random.key(15), 8)
+    np.testing.assert_allclose(np.asarray(warm.log_prob(y)),
+                               np.asarray(BASE2.log_prob(x) - ld), atol=1e-4)
+
+
 def test_tune_quadratic_gaussian_matches_closed_form():
     beta = 2.0
     ex = _exact_quad(beta)
