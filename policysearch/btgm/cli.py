@@ -160,7 +160,10 @@ def run(cfg: DictConfig) -> dict:
     key = jax.random.key(v["seed"])
     k_build, k_th, k_search, k_curve, k_smc, k_samp = jax.random.split(key, 6)
     t0 = time.time()
-    model = v["case"].build(k_build, v["case_cfg"])
+    try:
+        model = v["case"].build(k_build, v["case_cfg"])
+    except ValueError as e:                 # a bad case_cfg value, reported by the case
+        raise BTGMConfigError(f"case {v['case'].name!r}: {e}") from None
     base = model.base
     f_raw = model.criteria[v["criterion"]]
     f_w = f_raw if model.decoder is None else latent_criterion(model.decoder, f_raw)
