@@ -166,3 +166,15 @@ def test_density_strategies_reject_action_kernel_without_embed():
         SVCMAES(3, 4, 2, kernel_space="functions")
     with pytest.raises(ValueError, match="surrogate"):
         SVGD(3, 1, 2, source="surrogate", kernel_space="actions")
+
+
+def test_bad_kernel_space_is_a_one_line_config_error():
+    from policysearch.config import ConfigError, make_strategy
+
+    base = {"name": "sv_cma_es", "num_particles": 4, "pop_size": 4}
+    with pytest.raises(ConfigError, match=r"strategy.kernel_space='weights' is invalid; allowed: parameters, actions"):
+        make_strategy({**base, "kernel_space": "weights"}, 10)
+    with pytest.raises(ConfigError, match=r"num_probes=0 is invalid"):
+        make_strategy({**base, "kernel_space": "actions", "num_probes": 0}, 10)
+    with pytest.raises(ConfigError, match=r"repulsion_clip"):
+        make_strategy({**base, "repulsion_clip": -1.0}, 10)

@@ -165,6 +165,9 @@ def make_method_from_config(strategy_cfg: dict, target: Target, num_generations:
     rho = s.pop("num_particles")
     m = s.pop("pop_size")
     extra = {k: v for k, v in s.items() if v is not None}
+    if extra.get("kernel_space", "parameters") != "parameters":  # the "function" of a point is the point
+        raise ValueError(f"strategy.kernel_space={extra['kernel_space']!r} is invalid for density sampling; "
+                         "allowed: parameters (kernel_space=actions is for policies)")
     if name == "svgd":
         src = extra.get("source", "es")
         if src in ("autodiff", "surrogate"):
