@@ -42,17 +42,21 @@ layer; the sum is measured on ``INIT_PROBES`` noise draws at init (one forward p
 
     lambda^2 = beta^2 / sum_j Var_u h_j(u).
 
-The paper's eq. 9, lambda^2 nu^2 = beta^2 / (h 0.3^n) (nu^2 = a0^2 / 3), is an approximation of the
-*total* second moment over weights and noise, and a poor one: it uses the variance of a plain
-ReLU output where the second moment of a leaky ReLU belongs (0.3 vs 0.52 per layer) and a first
-layer of variance 1/p instead of Glorot's 2/(p + h); and the total second moment mixes the spread
-over u with a random offset of the whole output distribution (rectified activations have a
-non-zero mean over u), which is about as large. Default beta = 1: the outputs' std is then about
-half the domain's half-width, like the baselines' initial std of a quarter of the domain's width
-(the authors' constants give a spread over u of 0.56 at d = 10 and 0.91 at d = 30).
+The paper's eq. 9, lambda^2 nu^2 = beta^2 / (h 0.3^n) (nu^2 = a0^2 / 3), does not depend on p, but
+the spread does (Glorot's first layer has variance 2 / (p + h), not the 1/p the derivation
+assumes; 0.3 is a plain ReLU's variance where a leaky ReLU's second moment, 0.52, belongs):
+measured by benchmarks/gennes_init_spread.py for beta = 1, eq. 9 gives a spread over u of 1.00
+at p = 10 (the errors cancel), 1.62 at p = 30 and 2.45 at p = 100; the measured lambda gives
+1.00 at every p. The rectified activations also have a non-zero mean over u, so the initial
+distribution's centre sits at a random offset from G(0) of about 1.2 beta per pre-tanh
+coordinate (the authors' generators have it too). Default beta = 1: the outputs' std is then
+about half the domain's half-width, like the baselines' initial std of a quarter of the
+domain's width; the authors' constants (output weights "std 1.0" truncated, a0 = 2) give a
+spread of 0.57 at d = 10 and 0.92 at d = 30 (``init_spread`` reproduces either).
 
-``means(state)`` is G_theta(0), the image of the noise's centre: at init it is exactly x0, and it
-tracks the mode of a unimodal generator; with annealing (a -> 0) every output converges to it.
+``means(state)`` is G_theta(0), the image of the noise's centre: at init it is exactly x0, and as
+the noise is annealed (a -> 0) every output converges to it (early on, the offspring's centroid
+can sit away from it, see the offset above).
 The best point seen is ``state.best_solution`` (what the paper returns), per generator
 ``state.particle_best_solution``. Non-finite gradients are replaced by 0 (and NaN fitness by
 +inf, as for every strategy).
