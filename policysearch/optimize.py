@@ -133,10 +133,11 @@ def build(cfg: DictConfig, overrides: list[str] | None = None) -> Problem:
     init_std = cfg.get("init_std")
     if init_std == "auto":
         init_std = float(target.upper[0] - target.lower[0]) / 4.0
-    if init_std is not None and "sigma_init" in fields:
+    if init_std is not None:  # checked whatever the strategy: bad input is never silently ignored
         if isinstance(init_std, bool) or not isinstance(init_std, (int, float)) or not init_std > 0 \
                 or not math.isfinite(init_std):
             raise OptimizeConfigError(f"init_std={init_std!r} is invalid: must be auto, null or a number > 0")
+    if init_std is not None and "sigma_init" in fields:
         params = params.replace(sigma_init=float(init_std))
     if "lower" in fields:   # GENNES: the generator's output box is the function's domain
         params = params.replace(lower=float(target.lower[0]), upper=float(target.upper[0]))

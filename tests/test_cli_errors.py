@@ -1,4 +1,4 @@
-"""Every entry point's bad input: exit code 2, ONE `error:` line naming the value, no traceback,
+"""Every entry point's bad input (train, sample, evaluate, report, btgm, optimize): exit code 2, ONE `error:` line naming the value, no traceback,
 before any compilation (issue 13, part 3).
 
 The table runs each CLI's real entry point in-process (sys.argv patched, the compiling function
@@ -110,6 +110,21 @@ BTGM = [
     (["case=nope"], "case='nope' is unknown"),
     (["btgm=nope"], "allowed in 'btgm': "),
     (["nonsense=1"], "Could not override 'nonsense'"),
+    (["target_kl=1.0", f"out_dir={FILE}"], "is an existing file, not a directory"),
+]
+
+OPTIMIZE = [
+    (["function=nope"], "function='nope' is unknown"),
+    (["dim=0"], "dim=0 is invalid"),
+    (["folds=0"], "folds=0 is invalid"),
+    (["evaluations=0"], "evaluations=0 is invalid"),
+    (["shift=-1"], "shift=-1.0 is invalid"),
+    (["init=bogus"], "init='bogus' is invalid"),
+    (["init_std=-1"], "init_std=-1 is invalid"),
+    (["strategy=cma_es", "init_std=nan"], "init_std=nan is invalid"),
+    (["strategy=nope"], "allowed in 'strategy': "),
+    (["nonsense=1"], "Could not override 'nonsense'"),
+    ([f"out_dir={FILE}"], "is an existing file, not a directory"),
 ]
 
 
@@ -202,10 +217,20 @@ def test_report_bad_input(args, text, paths, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("args, text", BTGM, ids=[" ".join(a) for a in (r[0] for r in BTGM)])
-def test_btgm_bad_input(args, text, tmp_path, monkeypatch, capsys):
+def test_btgm_bad_input(args, text, paths, tmp_path, monkeypatch, capsys):
     from policysearch.btgm.__main__ import main
 
-    _assert_one_line(*_hydra(main, args + [f"out_dir={tmp_path}/r", "progress=false"], monkeypatch, capsys), text)
+    out = [] if any(a.startswith("out_dir=") for a in args) else [f"out_dir={tmp_path}/r"]
+    _assert_one_line(*_hydra(main, paths(out + args + ["progress=false"]), monkeypatch, capsys), text)
+
+
+@pytest.mark.parametrize("args, text", OPTIMIZE, ids=[" ".join(a) for a in (r[0] for r in OPTIMIZE)])
+def test_optimize_bad_input(args, text, paths, tmp_path, monkeypatch, capsys):
+    from policysearch import optimize
+
+    monkeypatch.setattr(optimize, "run_folds", _no_compile)
+    out = [] if any(a.startswith("out_dir=") for a in args) else [f"out_dir={tmp_path}/r"]
+    _assert_one_line(*_hydra(optimize.main, paths(out + args + ["progress=false"]), monkeypatch, capsys), text)
 
 
 @pytest.mark.parametrize("module, args, text", [
@@ -215,6 +240,7 @@ def test_btgm_bad_input(args, text, tmp_path, monkeypatch, capsys):
     ("policysearch.evaluate", [DIR], "no exported policies"),
     ("policysearch.report", [RUN, "--out", FILE], "--out="),
     ("policysearch.btgm", ["case=nope"], "case='nope'"),
+    ("policysearch.optimize", ["function=nope"], "function='nope'"),
 ])
 def test_real_processes_print_one_line_and_exit_2(module, args, text, paths):
     r = cli(module, paths(args), timeout=120)

@@ -93,6 +93,6 @@ def test_train_help_a_one_generation_run_and_evaluate_from_another_directory(ins
     r = run("-m", "policysearch.evaluate", "run", "--episodes", "2")
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout)["num_seeds"] == 1
-    for module in ("policysearch.sample", "policysearch.btgm"):
+    for module in ("policysearch.sample", "policysearch.btgm", "policysearch.optimize"):
         r = run("-m", module, "--help")
         assert r.returncode == 0 and "powered by Hydra" in r.stdout, (module, r.stderr[-2000:])
