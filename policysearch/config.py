@@ -151,6 +151,9 @@ def build(cfg: DictConfig) -> RunSpec:
     env = make_env(cfg.env)
     policy = make_policy(cfg.policy, env, bool(cfg.env.get("normalize_observations", False)))
     strategy, params = make_strategy(cfg.strategy, policy.num_params, generations)
+    if getattr(strategy, "needs_gradients", False):
+        raise ConfigError(f"strategy {cfg.strategy.name!r} needs gradients of the objective and episode returns "
+                          "have none; use a gradient-free strategy (sv_cma_es, cma_es, mp_cma_es, svgd)")
     from .memory import check_fits
 
     problem = check_fits(num_seeds, strategy.num_particles, policy.num_params,

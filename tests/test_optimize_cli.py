@@ -86,3 +86,16 @@ def test_gradient_free_and_autodiff_strategies_run_in_process(tmp_path):
         assert np.all(np.isfinite(s["final_regret"]["per_fold"]))
         assert s["final_regret"]["mean"] <= s["curve"]["mean"][0]
     assert s["num_particles"] == 20 and s["pop_size"] == 1 and s["gradients"] is True
+
+
+def test_gennes_is_refused_by_train_and_sample_in_one_line(tmp_path, capsys):
+    from policysearch.config import ConfigError, build
+    from policysearch.sample import main
+
+    with pytest.raises(ConfigError, match="strategy 'gennes' needs gradients of the objective and episode returns"):
+        build(compose_cfg(["strategy=gennes", f"out_dir={tmp_path / 't'}"]))   # train's validation
+    with pytest.raises(SystemExit) as e:
+        main(compose_cfg(["target=rastrigin", "strategy=gennes", "ground_truth.enabled=false",
+                          f"out_dir={tmp_path / 's'}"], config_name="sample"))
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("error: ") and "gennes is an optimiser, not a sampler" in err, err

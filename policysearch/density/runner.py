@@ -177,6 +177,9 @@ def make_method_from_config(strategy_cfg: dict, target: Target, num_generations:
     if name not in strategies.STRATEGY_NAMES:
         raise ValueError(f"unknown strategy {name!r}; valid names: "
                          f"{', '.join(strategies.STRATEGY_NAMES)}")
+    if name == "gennes":   # an optimiser (its particles collapse onto minima), not a sampler
+        raise ValueError("gennes is an optimiser, not a sampler: use python -m policysearch.optimize; "
+                         "samplers: sv_cma_es, mp_cma_es, cma_es, svgd")
     pcls = strategies.SVGDParams if name == "svgd" else strategies.SVCMAESParams
     fields = {f.name for f in dataclasses.fields(pcls)}
     static = {k: v for k, v in extra.items() if k not in fields}
