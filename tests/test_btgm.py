@@ -209,6 +209,32 @@ def test_beta_step_solves_the_second_order_model():
     assert btgm.beta_step(2.0, 1.0, 1.0) == pytest.approx(-2.0)            # complex -> Newton
 
 
+def _fake_evaluate(scale=1.0, cap=math.inf):
+    """A model whose KL is scale x the exact one of N(0, 1) tilted by f = x (capped), with the
+    exact moments (what a flow that follows q_beta only partly would report)."""
+    def evaluate(key, beta):
+        ex = gaussian_tilt(np.zeros(1), np.eye(1), np.zeros((1, 1)), np.ones(1), beta)
+        e = {"mean": ex["mean"], "var": ex["var"], "m3": ex["m3"], "se": 1e-3,
+             "kl": min(scale * ex["kl"], cap), "kl_se": 1e-3}
+        return e, None
+    return evaluate
+
+
+def test_beta_search_converges_fast_and_checks_its_model():
+    from policysearch.btgm.search import search_beta
+    keys = [None] * 12
+    beta, _, hist = search_beta(_fake_evaluate(), keys, 3.0, "kl", 0.2, 100.0, 1.0)
+    assert hist[-1]["converged"] and beta == pytest.approx(math.sqrt(6.0), abs=1e-2)
+    assert len(hist) <= 6 and all(h.get("rule") != "secant" for h in hist)
+    # the model's KL grows 3x slower than q_beta's: the secant rule takes over
+    beta, _, hist = search_beta(_fake_evaluate(scale=1 / 3), keys, 3.0, "kl", 0.2, 100.0, 1.0)
+    assert hist[-1]["converged"] and beta == pytest.approx(math.sqrt(18.0), abs=2e-2)
+    assert any(h.get("rule") == "secant" for h in hist) and len(hist) <= 9
+    # a model that cannot pass KL = 1: unreachable once beta_max is hit
+    with pytest.raises(btgm.UnreachableTargetError, match="beta_max"):
+        search_beta(_fake_evaluate(cap=1.0), keys, 2.0, "kl", 0.5, 20.0, 1.0)
+
+
 # ----------------------------------------------------------------------------- latent
 def test_latent_tuning_with_a_linear_decoder_respects_the_bound():
     W = np.array([[1.0, 0.5], [0.0, 1.0], [0.5, -0.5]])

@@ -13,7 +13,11 @@ s = -2 r / (r' + sqrt(r'^2 - 2 r'' r)), falling back to Newton's -r / r' when th
 complex. Safeguards: beta >= 0; a bracket [lo, hi] (both curves increase with beta, so the
 sign of r tells on which side the root lies); a step leaving the bracket is replaced by
 bisection (or by doubling while no upper end is known); stop when |r| < 2 x the Monte-Carlo
-standard error of the estimate (or ``tol`` if larger). The first beta comes from the
+standard error of the estimate (or ``tol`` if larger). Model check (ours): the identities
+describe the exact q_beta, while the search follows the tuned model; when a step changed r by
+less than half or more than twice what the Taylor model predicted, the next step is the secant
+through the last two iterates instead, and a step that changed nothing (a flat curve, e.g. a
+saturated criterion) is followed by bisection or doubling (``history[i]["rule"]``). The first beta comes from the
 importance-sampling curve of p's samples when the target lies in its reliable range,
 else from the Gaussian approximation KL = beta^2 Var_p f / 2 (E f = m_p + beta Var_p f).
 """
@@ -46,6 +50,12 @@ def beta_step(r: float, d1: float, d2: float) -> float:
     if d1 > 0:
         return -r / d1
     return math.inf if r < 0 else -math.inf
+
+
+def r_pred(step: float, d1: float, d2: float) -> float:
+    """Change of r predicted by the second-order model for a step (the model check compares
+    the realised change with it)."""
+    return d1 * step + 0.5 * d2 * step * step
 
 
 def check_f_values(fx, what: str = "f") -> None:
@@ -109,6 +119,7 @@ def search_beta(evaluate: Callable, keys, tgt: float, kind: str, beta: float, be
     lo, hi = 0.0, math.inf
     history: list[dict] = []
     best = None
+    prev = None                        # (beta, r, predicted change of r) of the last step
     name = "target_kl" if kind == "kl" else "target_mean"
     for it, k in enumerate(keys):
         e, payload = evaluate(k, beta)
@@ -137,10 +148,28 @@ def search_beta(evaluate: Callable, keys, tgt: float, kind: str, beta: float, be
             raise UnreachableTargetError(
                 f"{name}={tgt!r} is unreachable: at beta={beta:.4g} (beta_max) the model "
                 f"has E f={e['mean']:.4g}, KL={e['kl']:.4g}")
-        new = beta + beta_step(r, d1, d2)
+        step, rule, lin = beta_step(r, d1, d2), "second-order", None
+        if prev is not None and beta != prev[0]:
+            # model check: the tuned model's curve can be flatter or steeper than q_beta's
+            # (an imperfect flow, a saturating criterion); when the last step changed r by
+            # less than half or more than twice the predicted amount, the secant through the
+            # last two iterates is the better local model of the curve actually followed
+            slope = (r - prev[1]) / (beta - prev[0])
+            ratio = (r - prev[1]) / prev[2] if prev[2] else 0.0
+            if abs(prev[2]) > thr and not (0.5 <= ratio <= 2.0):
+                if slope > 0:
+                    step, rule, lin = -r / slope, "secant", slope
+                else:                   # no measurable progress: the curve is flat here
+                    step, rule = math.inf if r < 0 else -math.inf, "flat"
+        entry["rule"] = rule
+        new = beta + step
         if not (lo < new < hi) or not math.isfinite(new):
             new = 0.5 * (lo + hi) if math.isfinite(hi) else max(2.0 * beta, beta + 1.0 / sd)
-        beta = min(new, beta_max)
+            entry["rule"] = rule = "bracket" if rule != "flat" else "flat"
+        new = min(new, beta_max)
+        taken = new - beta
+        prev = (beta, r, lin * taken if lin is not None else r_pred(taken, d1, d2))
+        beta = new
     beta, _, payload = best
     return beta, payload, history
 
