@@ -289,28 +289,39 @@ def summarise(problem: Problem, res: dict, fold_ids) -> dict:
     }
 
 
+#: regrets are drawn on a log axis, floored here (f* = 0 can be reached exactly)
+REGRET_FLOOR = 1e-8
+
+
+def plot_regret(ax, evaluations, per_fold, label: str, color: str = "C0") -> None:
+    """Best-so-far regret [folds, points] vs evaluations on log-log axes: every fold thin, the
+    mean over folds thick (reusable for several methods on one axis)."""
+    ev = np.asarray(evaluations)
+    per_fold = np.maximum(np.asarray(per_fold, np.float64), REGRET_FLOOR)
+    for r in per_fold:
+        ax.plot(ev, r, color=color, alpha=0.25, lw=0.8)
+    ax.plot(ev, per_fold.mean(0), color=color, lw=2, label=f"{label} (mean)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("function evaluations")
+    ax.set_ylabel("best-so-far regret")
+
+
 def plot(summary: dict, path: str) -> None:
+    """regret.png of one run."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from policysearch.density.plotting import save
+
     c = summary["curve"]
-    ev = np.asarray(c["evaluations"])
-    floor = 1e-8   # f* = 0: log axis
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    for r in c["per_fold"]:
-        ax.plot(ev, np.maximum(r, floor), color="C0", alpha=0.25, lw=0.8)
-    ax.plot(ev, np.maximum(c["mean"], floor), color="C0", lw=2, label=f"{summary['strategy']} (mean)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("function evaluations")
-    ax.set_ylabel("best-so-far regret")
+    plot_regret(ax, c["evaluations"], c["per_fold"], summary["strategy"])
     ax.set_title(f"{summary['function']}-{summary['dim']}, {len(summary['folds'])} folds, shift {summary['shift']}")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, dpi=110)
 
 
 def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
