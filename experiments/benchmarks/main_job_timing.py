@@ -82,9 +82,11 @@ def child(out_path, overrides):
                    "run_wall_time_s": summary.get("wall_time_s")}, f, indent=2)
 
 
-def run_case(overrides, cache_dir, out_dir, tag):
+def run_case(overrides, cache_dir, out_dir, tag, min_compile_s=None):
     path = os.path.join(out_dir, f"{tag}.json")
     env = dict(os.environ, POLICYSEARCH_JAX_CACHE=cache_dir, WANDB_MODE="disabled")
+    if min_compile_s is not None:
+        env["POLICYSEARCH_JAX_CACHE_MIN_COMPILE_S"] = str(min_compile_s)
     t = time.perf_counter()
     r = subprocess.run([sys.executable, __file__, "--child", path, "--", *overrides], cwd=ROOT, env=env,
                        capture_output=True, text=True)
@@ -125,12 +127,17 @@ def main(argv=None):
     a = p.parse_args(argv)
     overrides = a.overrides or ["env=mountaincar", "progress=false"]
     os.makedirs(a.out, exist_ok=True)
-    cache = tempfile.mkdtemp(prefix="jaxcache_", dir=a.out)
     cases = {}
-    for tag, extra in (("cold", []), ("warm", []), ("warm, report off", ["report=false"])):
-        run_dir = tempfile.mkdtemp(prefix="run_", dir=a.out)
-        cases[tag] = run_case([*overrides, *extra, f"out_dir={run_dir}/r"], cache, a.out, tag.replace(", ", "_").replace(" ", "_"))
-        print(f"{tag}: {cases[tag]['subprocess_s']:.1f} s", flush=True)
+    # before: only programs that took >= 0.5 s to compile were cached (the old setting);
+    # after: every program, also the tiny ones of eager jnp calls (policysearch/compile_cache.py)
+    for setting, min_s in (("before", 0.5), ("after", None)):
+        cache = tempfile.mkdtemp(prefix="jaxcache_", dir=a.out)
+        for tag, extra in (("cold", []), ("warm", []), ("warm, report off", ["report=false"])):
+            run_dir = tempfile.mkdtemp(prefix="run_", dir=a.out)
+            name = f"{setting}: {tag}"
+            cases[name] = run_case([*overrides, *extra, f"out_dir={run_dir}/r"], cache, a.out,
+                                   name.replace(": ", "_").replace(", ", "_").replace(" ", "_"), min_s)
+            print(f"{name}: {cases[name]['subprocess_s']:.1f} s", flush=True)
     md = table_md(cases)
     cmd = "python experiments/benchmarks/main_job_timing.py" + ((" -- " + " ".join(a.overrides)) if a.overrides else "")
     text = f"Command: `{cmd}`\n\nSeconds per step (trace / XLA compile / compile-cache reads inside it):\n\n{md}\n"
