@@ -63,6 +63,7 @@ class Problem:
     generations: int       # generations run (a multiple of chunk)
     chunk: int             # generations per compiled call (progress between calls)
     init: str              # "center" | "uniform"
+    settings: dict         # the strategy config after strategy_defaults (for the summary)
 
     @property
     def evals_per_generation(self) -> int:
@@ -156,7 +157,8 @@ def build(cfg: DictConfig, overrides: list[str] | None = None) -> Problem:
     chunk = max(1, gens // updates)
     if init == "auto":
         init = "center" if sname == "gennes" else "uniform"
-    return Problem(target, strategy, params, sname, folds, seed, (gens // chunk) * chunk, chunk, init)
+    settings = {k: v for k, v in scfg.items() if k != "objective"}
+    return Problem(target, strategy, params, sname, folds, seed, (gens // chunk) * chunk, chunk, init, settings)
 
 
 # ----------------------------------------------------------------------------- compiled run
@@ -278,7 +280,9 @@ def summarise(problem: Problem, res: dict, fold_ids) -> dict:
         "strategy": problem.strategy_name, "num_particles": int(problem.strategy.num_particles),
         "pop_size": int(problem.strategy.pop_size), "evaluations_per_generation": epg,
         "generations": gens, "evaluations": gens * epg, "folds": list(fold_ids), "seed": problem.seed,
-        "init": problem.init, "gradients": problem.needs_gradients,
+        "init": problem.init, "gradients": problem.needs_gradients, "strategy_settings": problem.settings,
+        "strategy_params": {f.name: np.asarray(getattr(problem.params, f.name)).tolist()
+                            for f in dataclasses.fields(problem.params) if f.name != "cma"},
         "final_regret": {"mean": float(regret[:, -1].mean()), "median": float(np.median(regret[:, -1])),
                          "per_fold": regret[:, -1].tolist()},
         "regret_at": at,
