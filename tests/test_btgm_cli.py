@@ -13,13 +13,13 @@ from tests.helpers import cli, compose_cfg
 
 TINY = ["btgm=small", "btgm.tune.steps=300", "btgm.tune.chunk=150", "btgm.theory.n=4000",
         "btgm.theory.smc_n=300", "btgm.theory.betas=5", "btgm.curve_points=1",
-        "btgm.search.max_iter=4", "samples=300", "progress=false"]
+        "btgm.search.max_iter=6", "samples=300", "progress=false"]
 
 
 def test_cli_smoke_writes_the_run_directory(tmp_path):
     out = tmp_path / "run"
     r = cli("policysearch.btgm", ["case=gauss2d", "criterion=linear", "target_kl=0.8", *TINY,
-                                  f"out_dir={out}"])
+                                  "btgm.search.beta0=3", f"out_dir={out}"])
     assert r.returncode == 0, r.stderr[-3000:]
     line = json.loads(r.stdout.strip().splitlines()[-1])
     assert line["case"] == "gauss2d" and line["method"] == "flow"
@@ -27,7 +27,9 @@ def test_cli_smoke_writes_the_run_directory(tmp_path):
               "grad_norms.png", "losses.png", "report.md", "index.html"):
         assert (out / f).exists(), f
     est = json.loads((out / "estimates.json").read_text())
-    assert est["converged"] and est["search"]
+    assert est["converged"] and len(est["search"]) >= 2          # started far off: beta0 = 3
+    assert est["search"][0]["beta"] == pytest.approx(3.0 * est["normalization"]["scale"])
+    assert est["search"][0]["rule"] in ("second-order", "bracket")
     fin = est["final"]
     assert abs(fin["empirical"]["kl"] - 0.8) <= est["search"][-1]["tolerance"]
     # the closed form of the mixture at the found beta agrees with the tuned model

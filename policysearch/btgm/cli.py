@@ -120,6 +120,7 @@ def validate(cfg: DictConfig) -> dict:
            else _int(cfg, "btgm.tune.steps_first"),
            "max_iter": _int(cfg, "btgm.search.max_iter"), "tol": _num(cfg, "btgm.search.tol", 0.0),
            "beta_max": _num(cfg, "btgm.search.beta_max", 0.0, strict=True, optional=True),
+           "beta0": _num(cfg, "btgm.search.beta0", 0.0, optional=True),
            "curve_points": _int(cfg, "btgm.curve_points", 0), "n_theory": _int(cfg, "btgm.theory.n", 10),
            "smc": bool(cfg.btgm.theory.smc), "smc_n": _int(cfg, "btgm.theory.smc_n", 10),
            "theory_betas": _int(cfg, "btgm.theory.betas", 2), "samples": _int(cfg, "samples", 2),
@@ -129,6 +130,14 @@ def validate(cfg: DictConfig) -> dict:
            "gf_alpha": _num(cfg, "btgm.gradient_free.alpha", 0.0),
            "seed": _int(cfg, "seed", 0)}
     return out
+
+
+def _jsonable(x):
+    """bool / int / str as they are, numbers as floats, non-finite numbers as None."""
+    if isinstance(x, (bool, int, str)) or x is None:
+        return x
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 def _progress(enabled: bool, label: str):
@@ -197,6 +206,7 @@ def run(cfg: DictConfig) -> dict:
     tgt_mean = None if v["target_mean"] is None else (v["target_mean"] - m) / s
     sup_n = None if sup is None else (sup - m) / s
     bmax_n = None if v["beta_max"] is None else v["beta_max"] * s
+    beta0_n = None if v["beta0"] is None else v["beta0"] * s
     history = []
     flow_mode = v["method"] == "flow"
     tkw = dict(steps=v["steps"], batch=v["batch"], learning_rate=v["lr"],
@@ -225,13 +235,14 @@ def run(cfg: DictConfig) -> dict:
             beta_n, res, history = find_beta(
                 k_search, base, f_n, target_kl=tgt_kl, target_mean=tgt_mean,
                 steps_first=v["steps_first"], max_iter=v["max_iter"], tol=v["tol"],
-                f_sup=sup_n, beta_max=bmax_n, flow=v["flow"], n_theory=v["n_theory"],
+                f_sup=sup_n, beta_max=bmax_n, beta0=beta0_n, flow=v["flow"],
+                n_theory=v["n_theory"],
                 progress=prog, on_iter=on_iter, **tkw)
         else:
             beta_n, res, history = find_beta_gradient_free(
                 k_search, base, f_n, target_kl=tgt_kl, target_mean=tgt_mean,
                 max_iter=v["max_iter"], tol=v["tol"], f_sup=sup_n, beta_max=bmax_n,
-                n_theory=v["n_theory"], on_iter=on_iter, **gkw)
+                beta0=beta0_n, n_theory=v["n_theory"], on_iter=on_iter, **gkw)
     except UnreachableTargetError as e:
         raise BTGMConfigError(str(e)) from None
 
@@ -321,8 +332,7 @@ def run(cfg: DictConfig) -> dict:
         "normalization": {"shift": m, "scale": s},
         "final": rows[grid.index(beta_n)],
         "rows": rows,
-        "search": [{k: (x if isinstance(x, (bool, int)) else float(x)) for k, x in h.items()}
-                   for h in history],
+        "search": [{k: _jsonable(x) for k, x in h.items()} for h in history],
         "gradient_norms": None if grad is None else {k: grad[k] for k in grad
                                                       if k not in ("hist", "edges")},
         "comparison": comparison,

@@ -114,9 +114,10 @@ def write(out, summary, with_figures: bool) -> None:
     if summary["search"]:
         blocks += [("h2", "Beta search"),
                    ("table", ["iter", "beta (normalised f)", "E f (normalised)", "KL",
-                              "residual", "tolerance"],
+                              "residual", "tolerance", "next step by"],
                     [[h["iter"], fmt(h["beta"]), fmt(h["mean"]), fmt(h["kl"]),
-                      fmt(h["residual"]), fmt(h["tolerance"])] for h in summary["search"]])]
+                      fmt(h["residual"]), fmt(h["tolerance"]), h.get("rule") or "–"]
+                     for h in summary["search"]])]
     g = summary["gradient_norms"]
     if g:
         blocks += [("h2", "Criterion assessment (gradient norms of the normalised f under p)"),
