@@ -23,7 +23,6 @@ wandb's agent code); ``KEY=VALUE`` arguments are added to the sweep as constant 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -125,8 +124,12 @@ def collect(sweep_dirs, out_dir: str | None = None, report: bool = True) -> list
     run_dirs = find_run_dirs(sweep_dirs)
     if not run_dirs:
         raise ValueError(f"no finished run directories (with {SUMMARY}) under {', '.join(sweep_dirs)}")
-    out_dir = out_dir or os.path.join(sweep_dirs[0], "sweep_report")
-    os.makedirs(out_dir, exist_ok=True)
+    from .cli import UsageError, prepare_out_dir
+
+    try:
+        out_dir = prepare_out_dir(out_dir or os.path.join(sweep_dirs[0], "sweep_report"), "--out")
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
     headers, rows = sweep_table(run_dirs)
     paths = []
     path = os.path.join(out_dir, RESULTS + ".csv")
@@ -172,6 +175,11 @@ def load_sweep(path: str) -> dict:
     """A W&B sweep file as a dict (checked against W&B's sweep schema when ``sweeps`` is installed)."""
     import yaml
 
+    from .cli import CONFIG_DIR
+
+    if not os.path.exists(path) and path.replace(os.sep, "/").startswith("configs/"):
+        shipped = os.path.join(CONFIG_DIR, path.split("/", 1)[1])  # an installed package's copy
+        path = shipped if os.path.exists(shipped) else path
     with open(path) as f:
         config = yaml.safe_load(f)
     if not isinstance(config, dict) or "parameters" not in config or "command" not in config:
@@ -309,7 +317,9 @@ def _value(text: str):
 # CLI
 # --------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m policysearch.sweeps", description=__doc__.split("\n\n")[0])
+    from .cli import ArgumentParser  # one `error:` line, exit 2
+
+    parser = ArgumentParser(prog="python -m policysearch.sweeps", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("collect", help="one table + comparison report of the finished runs below SWEEP_DIR")
     p.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR")

@@ -1,4 +1,4 @@
-"""Every entry point's bad input (train, sample, evaluate, report, btgm, optimize): exit code 2, ONE `error:` line naming the value, no traceback,
+"""Every entry point's bad input (train, sample, evaluate, report, btgm, optimize, sweeps): exit code 2, ONE `error:` line naming the value, no traceback,
 before any compilation (issue 13, part 3).
 
 The table runs each CLI's real entry point in-process (sys.argv patched, the compiling function
@@ -128,6 +128,19 @@ OPTIMIZE = [
 ]
 
 
+SWEEPS = [
+    ([], "the following arguments are required: cmd"),
+    (["bogus"], "invalid choice: 'bogus'"),
+    (["collect"], "the following arguments are required: SWEEP_DIR"),
+    (["collect", f"{TMP}/none"], "does not exist"),
+    (["collect", DIR], "no finished run directories"),
+    (["wandb-command", f"{TMP}/none.yaml"], "No such file"),
+    (["wandb-command", FILE], "not a W&B sweep definition"),
+    (["wandb-command", "configs/sweep/wandb_sv_cma_es_mountaincar.yaml", "x"], "expected KEY=VALUE, got 'x'"),
+    (["wandb-command", "configs/sweep/wandb_sv_cma_es_mountaincar.yaml", "--seed", "abc"], "invalid int value"),
+]
+
+
 @pytest.fixture
 def paths(tmp_path):
     (tmp_path / "afile").write_text("not a directory")
@@ -231,6 +244,13 @@ def test_optimize_bad_input(args, text, paths, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(optimize, "run_folds", _no_compile)
     out = [] if any(a.startswith("out_dir=") for a in args) else [f"out_dir={tmp_path}/r"]
     _assert_one_line(*_hydra(optimize.main, paths(out + args + ["progress=false"]), monkeypatch, capsys), text)
+
+
+@pytest.mark.parametrize("args, text", SWEEPS, ids=[" ".join(a) for a in (r[0] for r in SWEEPS)])
+def test_sweeps_bad_input(args, text, paths, capsys):
+    from policysearch.sweeps import main
+
+    _assert_one_line(*_argparse(main, paths(args), capsys), text)
 
 
 @pytest.mark.parametrize("module, args, text", [

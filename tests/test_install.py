@@ -2,7 +2,8 @@
 
 Builds the wheel from a copy of the sources, installs it into a temporary target (no checkout on
 the path: the installed copy must be the one imported), and from an unrelated working directory
-runs `train --help`, a one-generation run with its report, `evaluate` on that run, and composes
+runs `train --help`, a one-generation run with its report, `evaluate` on that run, the other CLIs'
+`--help`, `sweeps wandb-command configs/sweep/...` (resolved in the installed package), and composes
 every top-level config of the installed `policysearch/configs/` (the configs/ folder shipped as
 package data, see policysearch/cli.py and setup.py).
 """
@@ -68,12 +69,15 @@ def test_the_installed_package_ships_every_config_and_is_the_one_imported(instal
         "        compose(config_name=n)\n"
         "files = sorted(os.path.relpath(os.path.join(d, f), c.CONFIG_DIR) for d, _, fs in os.walk(c.CONFIG_DIR)"
         " for f in fs if f.endswith('.yaml'))\n"
-        "print(json.dumps({'file': policysearch.__file__, 'config_dir': c.CONFIG_DIR, 'names': names, 'files': files}))\n"
+        "import envs\n"
+        "print(json.dumps({'file': policysearch.__file__, 'envs': envs.__file__, 'config_dir': c.CONFIG_DIR,"
+        " 'names': names, 'files': files}))\n"
     )
     r = run("-c", code)
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert out["file"].startswith(str(site)) and out["config_dir"] == os.path.join(str(site), "policysearch", "configs")
+    assert out["file"].startswith(str(site)) and out["envs"].startswith(str(site))
+    assert out["config_dir"] == os.path.join(str(site), "policysearch", "configs")
     repo = sorted(os.path.relpath(os.path.join(d, f), os.path.join(ROOT, "configs"))
                   for d, _, fs in os.walk(os.path.join(ROOT, "configs")) for f in fs if f.endswith(".yaml"))
     assert out["files"] == repo  # every config of the checkout is shipped
@@ -93,6 +97,13 @@ def test_train_help_a_one_generation_run_and_evaluate_from_another_directory(ins
     r = run("-m", "policysearch.evaluate", "run", "--episodes", "2")
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout)["num_seeds"] == 1
+
+
+def test_the_other_clis_start_from_another_directory(installed):
+    """--help of every other Hydra CLI, and a sweep file named by its repository path."""
+    _, _, run = installed
     for module in ("policysearch.sample", "policysearch.btgm", "policysearch.optimize"):
         r = run("-m", module, "--help")
         assert r.returncode == 0 and "powered by Hydra" in r.stdout, (module, r.stderr[-2000:])
+    r = run("-m", "policysearch.sweeps", "wandb-command", "configs/sweep/wandb_sv_cma_es_mountaincar.yaml")
+    assert r.returncode == 0 and "policysearch.train" in r.stdout, r.stderr[-2000:]
