@@ -263,7 +263,7 @@ def run(cfg: DictConfig) -> dict:
 
     def emp(r):
         e = r.estimates if flow_mode else r
-        keys = ("mean", "var", "m3", "kl", "gap", "log_z", "ess_flow", "kl_se", "se")
+        keys = ("mean", "var", "m3", "kl", "gap", "log_z", "ess_flow", "ess", "kl_se", "se")
         return {k: float(e[k]) for k in keys if k in e}
 
     # ------------------------------------------------------------- theoretical curves

@@ -61,7 +61,8 @@ def sample_tilted(key, base, f: Callable, beta: float, method: str = "smc", n: i
                   generations: int = 300, pop_size: int = 8, alpha: float = 3.0,
                   n_is: int = 20000, **smc_kwargs) -> dict:
     """Samples of q_beta without gradients of f. Returns {"samples" [n, d], "mean", "var",
-    "m3", "se", "kl", "log_z", "evaluations" (calls of f), "method"}.
+    "m3", "se", "kl", "log_z", "evaluations" (calls of f), "method"} (+ "ess" of the final
+    SMC weights for ``smc``).
 
     ``smc``: ``n`` particles (``smc_kwargs`` to make_tempered_smc). ``sv_cma_es``: ``n``
     particles x ``pop_size`` offspring for ``generations`` generations, constant repulsion
@@ -80,7 +81,7 @@ def sample_tilted(key, base, f: Callable, beta: float, method: str = "smc", n: i
         mcmc = int(smc_kwargs.get("num_mcmc_steps", 20))
         return {"method": "smc", "samples": np.asarray(out["samples"]),
                 **{k: float(v) for k, v in sample_moments(fq).items()},
-                "kl": float(out["kl"]), "log_z": float(out["log_z"]),
+                "kl": float(out["kl"]), "log_z": float(out["log_z"]), "ess": float(out["ess"]),
                 "tempering_steps": steps, "evaluations": int(n * (steps + 1) * (mcmc + 1))}
     from policysearch import strategies
     from policysearch.density.runner import Method, run_method

@@ -88,6 +88,7 @@ class Tuner:
         self._train = jax.jit(self._train_chunk)
         self._eval = jax.jit(self._evaluate)
         self._sample = jax.jit(self._sample_fn, static_argnums=3)
+        self._log_prob = jax.jit(self._log_prob_fn)
 
     # ------------------------------------------------------------------ pieces
     def new_flow(self, key, mu, sd) -> Flow:
@@ -160,6 +161,10 @@ class Tuner:
         y, ld = flow_forward(self.flow_of(train, const), x)
         return x, y, ld
 
+    def _log_prob_fn(self, train, const, y):
+        x, ld = flow_inverse(self.flow_of(train, const), y)
+        return self.base.log_prob(x) - ld
+
     # ------------------------------------------------------------------ driver
     def run(self, key, train, const, beta: float, steps: int, learning_rate: float,
             progress: Callable | None = None):
@@ -224,8 +229,7 @@ class TunedModel:
     def log_prob(self, y):
         """log q_g(y) = log p(g^-1(y)) - log|det J_g(g^-1(y))| for y [n, d] (uses the flow's
         inverse: d sequential passes per layer for autoregressive layers)."""
-        x, ld = flow_inverse(self.flow, jnp.atleast_2d(y))
-        return self.base.log_prob(x) - ld
+        return self.tuner._log_prob(*self._parts(), jnp.atleast_2d(jnp.asarray(y, jnp.float32)))
 
 
 def tune(key, base, f: Callable, beta: float, steps: int = 1000, *, init: TunedModel | None = None,
