@@ -22,8 +22,6 @@ Absolute seconds depend on the machine and its load; the ratios are the result.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import sys
@@ -35,29 +33,28 @@ if ROOT not in sys.path:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
-    ap.add_argument("--criterion", default="peak")
-    ap.add_argument("--rhos", default="1e-2,1e-3,1e-4")
-    ap.add_argument("--n-accept", type=int, default=1000)
-    ap.add_argument("--out", default="experiments_out/btgm_rejection")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    q = args.quick
-    rhos = [float(r) for r in args.rhos.split(",") if r]
-    bad = [r for r in rhos if not 0 < r < 1]
-    if bad or args.n_accept < 1:
-        print(f"error: --rhos must be in (0, 1) and --n-accept >= 1, got {args.rhos!r}, "
-              f"{args.n_accept}", file=sys.stderr)
-        return 2
-    os.makedirs(args.out, exist_ok=True)
+    from policysearch.btgm.cases import study
 
-    from policysearch import compile_cache
-    compile_cache.enable()
+    def extra(ap):
+        ap.add_argument("--criterion", default="peak")
+        ap.add_argument("--rhos", default="1e-2,1e-3,1e-4")
+        ap.add_argument("--n-accept", type=int, default=1000)
+
+    args, log = study.experiment_setup(__doc__, "experiments_out/btgm_rejection", argv, extra)
+    q = args.quick
+    try:
+        rhos = [float(r) for r in args.rhos.split(",") if r]
+    except ValueError:
+        rhos = [float("nan")]
+    if not rhos or not all(0 < r < 1 for r in rhos) or args.n_accept < 1:
+        print(f"error: --rhos must be numbers in (0, 1) and --n-accept >= 1, got "
+              f"{args.rhos!r}, {args.n_accept}", file=sys.stderr)
+        return 2
+
     import jax
     import numpy as np
 
-    from policysearch.btgm.cases import energy, rejection, study
+    from policysearch.btgm.cases import energy, rejection
     from policysearch.btgm.search import find_beta
     from policysearch.btgm.tuning import tune
 
@@ -85,7 +82,7 @@ def main(argv=None):
     rejection.top_fraction(jax.random.fold_in(key, 4), prob.base, prob.f,
                            n_acc / (n_thr * chunk), n_accept=n_acc, chunk=chunk)
     c_p = (time.perf_counter() - t0) / (n_thr * chunk)
-    print(f"p: {1 / c_p:,.0f} draws/s (z, decode, f)", flush=True)
+    log(f"p: {1 / c_p:,.0f} draws/s (z, decode, f)")
 
     rows = []
     for i, rho in enumerate(rhos):
@@ -126,20 +123,15 @@ def main(argv=None):
                "f_q_quantiles": raw(np.quantile(fq, [0.05, 0.5, 0.95])).tolist(),
                "f_rej_quantiles": raw(np.quantile(fr, [0.05, 0.5, 0.95])).tolist()}
         rows.append(row)
-        print(f"rho={rho:g}: rejection {t_rej:.1f}s ({rej['draws']:,} draws) | BTGM "
+        log(f"rho={rho:g}: rejection {t_rej:.1f}s ({rej['draws']:,} draws) | BTGM "
               f"{t_train:.1f}s train ({len(hist)} it, beta {beta:.3f}, KL "
               f"{row['kl']:.2f}/{c_d:.2f}) + {t_q:.3f}s sampling | ratio "
               f"{row['ratio_rej_over_btgm']:.3g} | crossover N* = {cross:,.0f} | "
-              f"above threshold {100 * row['q_above_threshold']:.0f} %", flush=True)
+              f"above threshold {100 * row['q_above_threshold']:.0f} %")
 
     res = {"criterion": args.criterion, "p_draws_per_s": 1 / c_p, "rows": rows,
            "note": study.SYNTHETIC_NOTE, "quick": q}
-    with open(os.path.join(args.out, f"results_{args.criterion}.json"), "w") as fh:
-        json.dump(res, fh, indent=1, default=float)
-    md = _markdown(res)
-    with open(os.path.join(args.out, f"results_{args.criterion}.md"), "w") as fh:
-        fh.write(md)
-    print(md)
+    study.write_results(args.out, res, _markdown(res), stem=f"results_{args.criterion}")
     return 0
 
 

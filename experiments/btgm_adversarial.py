@@ -17,8 +17,6 @@ Outputs: experiments_out/btgm_adversarial/{results.json, results.md}; docs/figur
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -29,29 +27,20 @@ if ROOT not in sys.path:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
-    ap.add_argument("--out", default="experiments_out/btgm_adversarial")
-    ap.add_argument("--figures", default="docs/figures/btgm")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    q = args.quick
-    os.makedirs(args.out, exist_ok=True)
-    os.makedirs(args.figures, exist_ok=True)
+    from policysearch.btgm.cases import study
 
-    from policysearch import compile_cache
-    compile_cache.enable()
+    args, log = study.experiment_setup(__doc__, "experiments_out/btgm_adversarial", argv)
+    q = args.quick
+    t_start = time.time()
     import jax
     import jax.numpy as jnp
     import numpy as np
 
     from policysearch.btgm.assess import gradient_norms, gradient_summary
-    from policysearch.btgm.cases import adversarial, digits, study
+    from policysearch.btgm.cases import adversarial, digits
     from policysearch.btgm.estimators import tilt_curve
     from policysearch.density.metrics import MMDToReference
 
-    t_start = time.time()
-    log = lambda m: print(f"[{time.time() - t_start:6.1f}s] {m}", flush=True)  # noqa: E731
     key = jax.random.key(args.seed)
     vae, h = digits.vae(), digits.classifier()
     d = adversarial.discriminator(vae)
@@ -112,12 +101,7 @@ def main(argv=None):
                                                                    if k not in ("hist", "edges")},
            "mmd2_train_vs_test": floor, "rows": rows, "wall_s": time.time() - t_start,
            "settings": {"disc": adversarial.DISC_SETTINGS, "quick": q}}
-    with open(os.path.join(args.out, "results.json"), "w") as fh:
-        json.dump(res, fh, indent=1, default=float)
-    md = _markdown(res)
-    with open(os.path.join(args.out, "results.md"), "w") as fh:
-        fh.write(md)
-    print(md)
+    study.write_results(args.out, res, _markdown(res))
     log("done")
 
 
@@ -126,6 +110,8 @@ def _plot_extra(path, norms, rows, floor):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from policysearch.btgm.cases import study
     import numpy as np
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
@@ -144,8 +130,7 @@ def _plot_extra(path, norms, rows, floor):
     axes[2].set(xlabel="beta", title="independent yardsticks")
     axes[2].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    study.save_figure(fig, path)
 
 
 def _markdown(res) -> str:

@@ -16,8 +16,6 @@ Outputs: experiments_out/btgm_energy/{results.json, results.md}; figures docs/fi
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import sys
@@ -32,27 +30,19 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
-    ap.add_argument("--out", default="experiments_out/btgm_energy")
-    ap.add_argument("--figures", default="docs/figures/btgm")
-    ap.add_argument("--criteria", default=",".join(CRITERIA))
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    q = args.quick
-    os.makedirs(args.out, exist_ok=True)
-    os.makedirs(args.figures, exist_ok=True)
+    from policysearch.btgm.cases import study
 
-    from policysearch import compile_cache
-    compile_cache.enable()
+    args, log = study.experiment_setup(
+        __doc__, "experiments_out/btgm_energy", argv,
+        extra=lambda ap: ap.add_argument("--criteria", default=",".join(CRITERIA)))
+    q = args.quick
+    t_start = time.time()
     import jax
     import numpy as np
 
-    from policysearch.btgm.cases import energy, rejection, study
+    from policysearch.btgm.cases import energy, rejection
     from policysearch.btgm.search import find_beta
 
-    t_start = time.time()
-    log = lambda m: print(f"[{time.time() - t_start:6.1f}s] {m}", flush=True)  # noqa: E731
     key = jax.random.key(args.seed)
     vae = energy.vae()
     data = energy.load_data()[1]
@@ -109,12 +99,7 @@ def main(argv=None):
         _plot_case(os.path.join(args.figures, f"energy_{name}_rho{rho:g}.png"), x_p, x_q, x_r,
                    name, rho, study)
     res["wall_s"] = time.time() - t_start
-    with open(os.path.join(args.out, "results.json"), "w") as fh:
-        json.dump(res, fh, indent=1, default=float)
-    md = _markdown(res)
-    with open(os.path.join(args.out, "results.md"), "w") as fh:
-        fh.write(md)
-    print(md)
+    study.write_results(args.out, res, _markdown(res))
     log("done")
 
 
@@ -129,8 +114,7 @@ def _plot_data_vs_p(path, data, x_p, study):
     study.plot_load_samples(axes[1], x_p, "(b) 5 samples of the VAE p")
     study.plot_load_band(axes[2], {"SYNTHETIC data": data, "p (VAE)": x_p}, "mean +- std")
     fig.tight_layout()
-    fig.savefig(path, dpi=85)
-    plt.close(fig)
+    study.save_figure(fig, path, dpi=85)
 
 
 def _plot_case(path, x_p, x_q, x_r, name, rho, study):
@@ -146,8 +130,7 @@ def _plot_case(path, x_p, x_q, x_r, name, rho, study):
                                    f"top {100 * rho:g} % of p": x_r},
                          f"mean +- std (SYNTHETIC data), f = {name}")
     fig.tight_layout()
-    fig.savefig(path, dpi=85)
-    plt.close(fig)
+    study.save_figure(fig, path, dpi=85)
 
 
 def _markdown(res) -> str:

@@ -19,8 +19,6 @@ Outputs: experiments_out/btgm_gradient_free/{results.json, results.md}; docs/fig
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import sys
@@ -32,36 +30,27 @@ if ROOT not in sys.path:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
-    ap.add_argument("--out", default="experiments_out/btgm_gradient_free")
-    ap.add_argument("--figures", default="docs/figures/btgm")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    q = args.quick
-    os.makedirs(args.out, exist_ok=True)
-    os.makedirs(args.figures, exist_ok=True)
+    from policysearch.btgm.cases import study
 
-    from policysearch import compile_cache
-    compile_cache.enable()
+    args, log = study.experiment_setup(__doc__, "experiments_out/btgm_gradient_free", argv)
+    q = args.quick
+    t_start = time.time()
     import jax
     import numpy as np
 
-    from policysearch.btgm.cases import energy, study
+    from policysearch.btgm.cases import energy
     from policysearch.btgm.estimators import tilt_estimates
     from policysearch.btgm.gradient_free import sample_tilted
     from policysearch.btgm.search import find_beta, find_beta_gradient_free
     from policysearch.btgm.tuning import tune
 
-    t_start = time.time()
-    log = lambda m: print(f"[{time.time() - t_start:6.1f}s] {m}", flush=True)  # noqa: E731
     key = jax.random.key(args.seed)
     vae = energy.vae()
     n = 500 if q else 2000
     steps = 250 if q else 1000
     # hours_above (normalised) has a long right tail (up to ~40 sd): smaller betas reach the
     # same KL range as peak's
-    grids = {"hours_above": [0.2] if q else [0.1, 0.2, 0.3],
+    grids = {"hours_above": [0.4] if q else [0.2, 0.4, 0.7],
              "peak": [1.0] if q else [0.5, 1.0, 2.0]}
     smc_kw = dict(num_mcmc_steps=10 if q else 20)
     cma_kw = dict(generations=60 if q else 200, pop_size=8)
@@ -126,12 +115,7 @@ def main(argv=None):
             log(f"search peak flow: beta {beta:.3f}, KL {tuned.estimates['kl']:.3f}")
     _plot(os.path.join(args.figures, "gradient_free.png"), curves)
     res["wall_s"] = time.time() - t_start
-    with open(os.path.join(args.out, "results.json"), "w") as fh:
-        json.dump(res, fh, indent=1, default=float)
-    md = _markdown(res)
-    with open(os.path.join(args.out, "results.md"), "w") as fh:
-        fh.write(md)
-    print(md)
+    study.write_results(args.out, res, _markdown(res))
     log("done")
 
 
@@ -140,6 +124,8 @@ def _plot(path, curves):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from policysearch.btgm.cases import study
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for ax, name in zip(axes, ("hours_above", "peak")):
@@ -154,8 +140,7 @@ def _plot(path, curves):
                title=f"f = {name} (SYNTHETIC energy case)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    study.save_figure(fig, path)
 
 
 def _markdown(res) -> str:

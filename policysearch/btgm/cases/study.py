@@ -19,10 +19,53 @@ from ..assess import normalize_criterion
 from ..latent import StandardNormal, latent_criterion
 from ..tuning import TunedModel, tune
 
-__all__ = ["LatentProblem", "latent_problem", "beta_sweep", "sweep_rows", "plot_curves",
+__all__ = ["experiment_setup", "write_results", "save_figure", "LatentProblem",
+           "latent_problem", "beta_sweep", "sweep_rows", "plot_curves",
            "plot_image_rows", "plot_load_band", "plot_load_samples", "SYNTHETIC_NOTE"]
 
 SYNTHETIC_NOTE = "SYNTHETIC data (policysearch.btgm.cases.energy_data), not measurements"
+
+
+def experiment_setup(doc: str, out: str, argv=None, extra: Callable | None = None):
+    """The common command line of the case-study scripts: ``--quick``, ``--out`` (default
+    ``out``), ``--figures`` (docs/figures/btgm), ``--seed``, plus ``extra(parser)``. Creates
+    the folders and enables the JAX compile cache. Returns (args, log) with ``log(msg)``
+    printing the elapsed time."""
+    import argparse
+    import os
+    import time
+
+    from policysearch import compile_cache
+
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--figures", default="docs/figures/btgm")
+    ap.add_argument("--seed", type=int, default=0)
+    if extra is not None:
+        extra(ap)
+    args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(args.figures, exist_ok=True)
+    compile_cache.enable()
+    t0 = time.time()
+
+    def log(msg: str):
+        print(f"[{time.time() - t0:6.1f}s] {msg}", flush=True)
+
+    return args, log
+
+
+def write_results(out_dir: str, res: dict, md: str, stem: str = "results"):
+    """``<stem>.json`` (res) and ``<stem>.md`` (md, also printed) under ``out_dir``."""
+    import json
+    import os
+
+    with open(os.path.join(out_dir, f"{stem}.json"), "w") as fh:
+        json.dump(res, fh, indent=1, default=float)
+    with open(os.path.join(out_dir, f"{stem}.md"), "w") as fh:
+        fh.write(md)
+    print(md)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -83,6 +126,16 @@ def sweep_rows(tuned: list[TunedModel]) -> list[dict]:
 # =========================================================================================
 # figures
 # =========================================================================================
+def save_figure(fig, path: str, dpi: int = 90):
+    """Save a matplotlib figure as a small PNG (256-colour palette) and close it."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
+
+
 def plot_curves(path: str, theory: dict, series: dict, title: str, smc: dict | None = None):
     """Figs. 3-4 layout: E f vs beta, KL vs beta, E f vs KL (Pareto front). ``theory``:
     {"beta", "mean", "kl"} (IS curve, plain line); ``series``: {label: rows from
@@ -114,8 +167,7 @@ def plot_curves(path: str, theory: dict, series: dict, title: str, smc: dict | N
     axes[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_image_rows(path: str, rows: list, labels: list[str], title: str, side: int = 8):
@@ -136,8 +188,7 @@ def plot_image_rows(path: str, rows: list, labels: list[str], title: str, side: 
         axes[i, 0].set_ylabel(labels[i], rotation=0, ha="right", va="center", fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _days_axis(ax):
