@@ -286,3 +286,15 @@ def test_gennes_beats_uniform_random_search_on_small_rastrigin(rastrigin5):
     random_best = np.asarray(f.min(axis=1))
     gennes_best = many["best"][:, -1]
     assert gennes_best.mean() < 0.8 * random_best.mean(), (gennes_best, random_best)
+
+
+def test_noise_dimension_and_x0_outside_the_domain():
+    s, p = _gennes(rho=2, m=4, d=5, noise_dim=2)
+    st = s.init(KEY, jnp.asarray([[9.0, -9.0, 0.0, 1.0, 2.0]] * 2), p)   # clipped into [-3, 3]
+    x, st = s.ask(KEY, st)
+    assert st.noise.shape == (2, 4, 2) and x.shape == (2, 4, 5)
+    m = np.asarray(s.means(st))
+    np.testing.assert_allclose(m[:, 2:], [[0.0, 1.0, 2.0]] * 2, atol=1e-4)
+    assert np.all(m[:, 0] > 2.99) and np.all(m[:, 1] < -2.99) and np.all(np.abs(m) <= 3.0)
+    st = s.tell(x, jnp.sum(x**2, -1), st, gradients=2 * x)
+    assert int(st.generation) == 1 and np.isfinite(float(st.best_fitness))

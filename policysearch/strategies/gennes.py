@@ -91,7 +91,12 @@ _TRUNC_STD = 0.8796256610342398  # std of a standard normal truncated at +-2
 
 @struct.dataclass
 class GENNESParams:
-    """Numeric hyperparameters (traced; see module docstring)."""
+    """Numeric hyperparameters (traced: other values reuse the compiled program).
+
+    learning_rate: Adam step size. noise_init: a0, the initial noise half-width.
+    anneal: alpha in a <- alpha a (every tell). init_spread: beta, std over u of the initial
+    pre-tanh output. lower, upper: the domain (scalars or [d]; [d] in the state).
+    """
 
     learning_rate: jax.Array
     noise_init: jax.Array
@@ -103,6 +108,8 @@ class GENNESParams:
 
 @struct.dataclass
 class GENNESState:
+    """R generators, their Adam state, the last noise draw and the best-so-far record."""
+
     theta: Any              # generator weights, every leaf with a leading [R] axis
     opt_state: Any          # Adam state (elementwise, shares theta's layout)
     noise: jax.Array        # [R, N, p] the u of the last ask
