@@ -304,6 +304,11 @@ class GENNES:
         u0 = jnp.zeros((self.num_particles, self.p), jnp.float32)
         return jax.vmap(self._apply, in_axes=(0, 0, None))(state.theta, u0, state.params)
 
+    def sigmas(self, state: GENNESState) -> jax.Array:
+        """The noise half-width a of every generator: [R] (the annealed quantity, for logging;
+        not a step size in x units)."""
+        return jnp.broadcast_to(state.noise_scale, (self.num_particles,))
+
     def sample(self, key: jax.Array, state: GENNESState, n: int) -> jax.Array:
         """``n`` points of every generator at the current noise scale: [R, n, d] (no state change)."""
         u = jax.random.uniform(key, (self.num_particles, n, self.p), minval=-state.noise_scale,
