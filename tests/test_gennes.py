@@ -213,6 +213,7 @@ def test_noise_annealing_and_traced_hyperparameters():
         assert np.abs(np.asarray(st.noise)).max() <= a and np.abs(np.asarray(st.noise)).max() > 0.8 * a
         st = s.tell(x, jnp.zeros((1, 50)), st, gradients=jnp.zeros_like(x))
     assert float(st.noise_scale) == pytest.approx(1.5 * 0.5**4)
+    np.testing.assert_allclose(np.asarray(s.sigmas(st)), [1.5 * 0.5**4], rtol=1e-6)
     # outputs collapse onto G(0) as the noise support shrinks
     spread = lambda st: float(np.asarray(s.sample(jax.random.key(9), st, 200)).std(axis=1).mean())  # noqa: E731
     assert spread(st) < 0.2 * spread(s.init(KEY, jnp.zeros((1, 2)), p))
