@@ -21,6 +21,14 @@ authors' code: zero output bias) and every other strategy's particles uniformly 
 initial step size ``sigma_init`` of the CMA-ES family to a quarter of the domain's width (the
 paper's "covering the domain"); ``null`` keeps the strategy config's value.
 
+From Python (e.g. an experiment that reuses the fold protocol)::
+
+    from policysearch import optimize
+    problem = optimize.build(cfg, overrides)            # cfg: the composed optimize config
+    res = optimize.run_folds(problem, range(10))         # res["best"]: [folds, generations]
+    summary = optimize.summarise(problem, res, range(10))
+    optimize.plot_regret(ax, evaluations, per_fold_regret, label="gennes")
+
 The run directory (``out_dir``) receives config.yaml, regret.json (per-fold and mean / median
 best-so-far regret at log-spaced evaluation counts, regret at 1e2..1e5 evaluations, best points,
 translations) and regret.png. Bad input is one ``error:`` line, exit code 2, before compiling.
