@@ -35,6 +35,7 @@ def test_cli_smoke_writes_the_run_directory(tmp_path):
     # the closed form of the mixture at the found beta agrees with the tuned model
     assert fin["exact"]["kl"] == pytest.approx(0.8, abs=0.2)
     assert fin["empirical"]["mean"] == pytest.approx(fin["exact"]["mean"], abs=0.2)
+    assert fin["empirical"]["log_z"] == pytest.approx(fin["exact"]["log_z"], abs=0.1)  # raw f
     for row in est["rows"]:
         assert {"theory_is", "theory_smc", "exact", "empirical"} <= set(row)
         assert {"mean", "kl", "gap", "ess_flow"} <= set(row["empirical"])

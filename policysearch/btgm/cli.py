@@ -132,6 +132,21 @@ def validate(cfg: DictConfig) -> dict:
     return out
 
 
+def _to_raw(e: dict, beta_n: float, m: float, s: float) -> dict:
+    """Estimates of the tuning on f_n = (f - m) / s back in f's units (KL, gap, ESS unchanged;
+    log Z(beta) of f = beta m + log Z_n(beta_n) with beta = beta_n / s)."""
+    out = dict(e)
+    scale = {"mean": s, "se": s, "var": s * s, "m3": s ** 3}
+    for k, c in scale.items():
+        if k in out:
+            out[k] = out[k] * c
+    if "mean" in out:
+        out["mean"] += m
+    if "log_z" in out:
+        out["log_z"] += beta_n / s * m
+    return out
+
+
 def _jsonable(x):
     """bool / int / str as they are, numbers as floats, non-finite numbers as None."""
     if isinstance(x, (bool, int, str)) or x is None:
@@ -285,8 +300,7 @@ def run(cfg: DictConfig) -> dict:
         row = {"beta": b / s, "beta_normalized": b,
                "theory_is": {"mean": raw_mean(is_c["mean"][j]), "kl": float(is_c["kl"][j]),
                              "ess": float(is_c["ess"][j]), "kl_max": float(is_c["kl_max"][j])},
-               "empirical": {**e, "mean": raw_mean(e["mean"]),
-                             **({"var": e["var"] * s * s} if "var" in e else {})}}
+               "empirical": _to_raw(e, b, m, s)}
         if smc_c is not None:
             row["theory_smc"] = {"mean": raw_mean(smc_c["mean"][j]), "kl": float(smc_c["kl"][j]),
                                  "ess": float(smc_c["ess"][j])}
