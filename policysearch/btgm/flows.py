@@ -38,10 +38,9 @@ class FlowConfig:
     interval: float = 5.0
 
     def check(self) -> "FlowConfig":
+        from policysearch.strategies.base import check_int
         for k in ("layers", "width", "depth", "knots"):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"flow.{k}={v!r} is invalid: must be an integer >= 1")
+            check_int(f"flow.{k}", getattr(self, k), 1)
         if self.transformer not in ("affine", "spline"):
             raise ValueError(f"flow.transformer={self.transformer!r} is invalid; "
                              "allowed: affine, spline")

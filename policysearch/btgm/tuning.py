@@ -53,10 +53,9 @@ class TuneConfig:
     chunk: int = 250
 
     def check(self) -> "TuneConfig":
+        from policysearch.strategies.base import check_int
         for k in ("steps", "batch", "eval_samples", "chunk"):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{k}={v!r} is invalid: must be an integer >= 1")
+            check_int(k, getattr(self, k), 1)
         for k in ("learning_rate", "grad_clip"):
             v = getattr(self, k)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
