@@ -338,6 +338,13 @@ def run(cfg: DictConfig) -> dict:
                                       if isinstance(d, dict) else d for k, d in summ.items()}}
         if cfg.progress:
             print(f"[btgm] criteria: {line}", file=sys.stderr, flush=True)
+    th_key = "theory_smc" if smc_c is not None else "theory_is"
+    fit = assess.fit_report(
+        {"beta": [r["beta"] for r in rows], "mean": [r[th_key]["mean"] for r in rows],
+         "kl": [r[th_key]["kl"] for r in rows]},
+        [{"beta": r["beta"], "mean": r["empirical"]["mean"], "kl": r["empirical"]["kl"]}
+         for r in rows])
+    fit = {"theory": th_key, "mean_abs_err": fit["mean_abs_err"], "kl_abs_err": fit["kl_abs_err"]}
     conv = history[-1]["converged"] if history else None
     summary = {
         "case": v["case"].name, "criterion": v["criterion"], "method": v["method"],
@@ -350,6 +357,7 @@ def run(cfg: DictConfig) -> dict:
         "gradient_norms": None if grad is None else {k: grad[k] for k in grad
                                                       if k not in ("hist", "edges")},
         "comparison": comparison,
+        "theory_vs_empirical": fit,
         "latent": model.decoder is not None,
         "samples_f": {"p_mean": float(np.mean(fp_raw)), "q_mean": float(np.mean(fq_raw)),
                       "p_q99": float(np.quantile(fp_raw, 0.99)),

@@ -107,10 +107,17 @@ def write(out, summary, with_figures: bool) -> None:
                      fmt(r.get("theory_smc", {}).get("kl")), fmt(r.get("exact", {}).get("kl")),
                      fmt(r["empirical"]["kl"]), fmt(r["empirical"].get("gap")),
                      fmt(r["theory_is"]["ess"])])
-    blocks += [("h2", "Estimates per beta"), ("table", head, rows),
-               ("p", "Theory (IS) saturates at KL = log N; theory (SMC) does not. The fit gap "
-                     "log Z - (beta E f - KL) = KL(q_g || q_beta) >= 0 measures how well the "
-                     "flow fits q_beta.")]
+    tv = summary.get("theory_vs_empirical")
+    blocks += [("h2", "Estimates per beta"), ("table", head, rows)]
+    if tv:
+        blocks.append(("p", f"Theory ({tv['theory'].replace('theory_', '').upper()}) vs the "
+                            f"tuned models over these betas: mean |E f difference| "
+                            f"{fmt(tv['mean_abs_err'])}, mean |KL difference| "
+                            f"{fmt(tv['kl_abs_err'])} (app. C: a large difference says the "
+                            "criterion is hard to tune with)."))
+    blocks.append(("p", "Theory (IS) saturates at KL = log N; theory (SMC) does not. The fit "
+                        "gap log Z - (beta E f - KL) = KL(q_g || q_beta) >= 0 measures how well "
+                        "the flow fits q_beta."))
     if summary["search"]:
         blocks += [("h2", "Beta search"),
                    ("table", ["iter", "beta (normalised f)", "E f (normalised)", "KL",
