@@ -24,12 +24,14 @@ import numpy as np
 
 from .estimators import sample_moments, smc_estimates, tilt_estimates
 
-__all__ = ["TiltedTarget", "sample_tilted", "GF_METHODS"]
+__all__ = ["tilted_target", "sample_tilted", "GF_METHODS"]
 
 GF_METHODS = ("smc", "sv_cma_es")
 
 
-def _make_tilted_target(base, f: Callable, beta: float, dim: int):
+def tilted_target(base, f: Callable, beta: float, dim: int):
+    """q_beta as a policysearch.density Target (log p + beta f, unnormalised), initialised
+    from draws of p: what the project's samplers (runner.run_method) take."""
     from policysearch.density.targets import Target
 
     class TiltedTarget(Target):
@@ -53,8 +55,6 @@ def _make_tilted_target(base, f: Callable, beta: float, dim: int):
 
     return TiltedTarget()
 
-
-TiltedTarget = _make_tilted_target     # factory (the class needs dim / base / f)
 
 
 def sample_tilted(key, base, f: Callable, beta: float, method: str = "smc", n: int = 1000,
@@ -86,7 +86,7 @@ def sample_tilted(key, base, f: Callable, beta: float, method: str = "smc", n: i
     from policysearch import strategies
     from policysearch.density.runner import Method, run_method
     d = base_dim(base)
-    target = _make_tilted_target(base, f, beta, d)
+    target = tilted_target(base, f, beta, d)
     k_is, k_run = jax.random.split(key)
     strat = strategies.make("sv_cma_es", num_particles=n, pop_size=pop_size, dim=d,
                             schedule="constant")

@@ -245,7 +245,9 @@ def tune(key, base, f: Callable, beta: float, steps: int = 1000, *, init: TunedM
     between chunks. ``flow``: architecture (:class:`FlowConfig`; default 4 affine MAF layers
     of width 32; ignored with ``init``). Returns a :class:`TunedModel` with ``sample``,
     ``log_prob`` and ``estimates`` (empirical "mean", "kl", "gap", ... over ``eval_samples``
-    draws)."""
+    draws). The compiled training is cached per (base, f, architecture, batch, chunk,
+    eval_samples): pass the same ``base`` and ``f`` objects across calls (a beta grid, a
+    search) so that they share one compile."""
     beta = float(beta)
     if not (math.isfinite(beta) and beta >= 0):
         raise ValueError(f"beta={beta!r} is invalid: must be a finite number >= 0")
