@@ -19,8 +19,6 @@ Outputs: experiments_out/btgm_digits/{results.json, results.md}, figures in docs
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import sys
@@ -34,29 +32,20 @@ TARGET = 4
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
-    ap.add_argument("--out", default="experiments_out/btgm_digits")
-    ap.add_argument("--figures", default="docs/figures/btgm")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    q = args.quick
-    os.makedirs(args.out, exist_ok=True)
-    os.makedirs(args.figures, exist_ok=True)
+    from policysearch.btgm.cases import study
 
-    from policysearch import compile_cache
-    compile_cache.enable()
+    args, log = study.experiment_setup(__doc__, "experiments_out/btgm_digits", argv)
+    q = args.quick
+    t_start = time.time()
     import jax
     import jax.numpy as jnp
     import numpy as np
 
     from policysearch.btgm.assess import compare_criteria, gradient_norms, normalize_criterion
-    from policysearch.btgm.cases import digits, study
+    from policysearch.btgm.cases import digits
     from policysearch.btgm.estimators import tilt_curve
     from policysearch.btgm.search import find_beta
 
-    t_start = time.time()
-    log = lambda m: print(f"[{time.time() - t_start:6.1f}s] {m}", flush=True)  # noqa: E731
     key = jax.random.key(args.seed)
     vae, h = digits.vae(), digits.classifier()
     x_tr, y_tr, x_te, y_te = digits.load_data()
@@ -122,8 +111,9 @@ def main(argv=None):
         for t, r in zip(tuned, rows):
             zq = t.sample(jax.random.fold_in(key, 4), 2000)
             xq = vae.decode(zq)
-            r["class4_frac"] = float(np.mean(np.asarray(jnp.argmax(h.log_probs(xq), 1))
-                                             == TARGET))
+            cls_q = np.asarray(jnp.argmax(h.log_probs(xq), 1))
+            r["class4_frac"] = float(np.mean(cls_q == TARGET))
+            r["class_fractions"] = (np.bincount(cls_q, minlength=10) / len(cls_q)).tolist()
             r["class4_frac_theory"] = float(np.sum(_softmax(r["beta"] * fz) * (cls_p == TARGET)))
             r["ink_mean"] = float(jnp.mean(jnp.sum(xq, 1)))
             imgs.append(np.asarray(xq[:12]))
@@ -166,12 +156,7 @@ def main(argv=None):
             f"KL {e['kl']:.3f}, class-4 fraction {frac:.3f}, gap {e['gap']:.3f}")
 
     res["wall_s"] = time.time() - t_start
-    with open(os.path.join(args.out, "results.json"), "w") as fh:
-        json.dump(res, fh, indent=1, default=float)
-    md = _markdown(res)
-    with open(os.path.join(args.out, "results.md"), "w") as fh:
-        fh.write(md)
-    print(md)
+    study.write_results(args.out, res, _markdown(res))
     log("done")
 
 
@@ -188,6 +173,8 @@ def _plot_gradnorms(path, norms):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from policysearch.btgm.cases import study
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -199,8 +186,7 @@ def _plot_gradnorms(path, norms):
            ylabel="density", title="Fig. 1: gradient norms of the two criteria under p")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    study.save_figure(fig, path)
 
 
 def _plot_pareto_and_fraction(path, theory, series, class_frac):
@@ -208,6 +194,8 @@ def _plot_pareto_and_fraction(path, theory, series, class_frac):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from policysearch.btgm.cases import study
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for name, rows in series.items():
@@ -226,11 +214,12 @@ def _plot_pareto_and_fraction(path, theory, series, class_frac):
                 title="class-4 fraction vs beta")
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    study.save_figure(fig, path)
 
 
 def _markdown(res) -> str:
+    import numpy as np
+
     lines = [f"Classifier h test accuracy {res['classifier_test_accuracy']:.3f}; fraction of p's "
              f"samples classified as 4: {res['p_class_fractions'][TARGET]:.3f}.\n",
              f"Criterion assessment (class 4): {res['assessment']['verdict']}\n",
@@ -242,6 +231,12 @@ def _markdown(res) -> str:
             lines.append(f"| {name} | {r['beta']:g} | {r['mean']:.3f} | {r['is_mean']:.3f} | "
                          f"{r['kl']:.3f} | {r['is_kl']:.3f} | {r['gap']:.3f} | "
                          f"{r['class4_frac']:.3f} | {r['class4_frac_theory']:.3f} |")
+    for name in ("log_class", "class"):
+        rows = res["sweeps"][name]["rows"]
+        order = [[int(c) for c in np.argsort(r["class_fractions"])[::-1] if c != TARGET
+                  and r["class_fractions"][c] > 0][:3] for r in rows]
+        lines.append(f"\n{name}: the three most frequent other classes per beta: " + "; ".join(
+            f"b={r['beta']:g}: {o}" for r, o in zip(rows, order)))
     s = res["search"]
     lines += ["", f"Beta search to C_D = -log P_p(class 4) = {s['target_kl']:.3f}:", "",
               "| criterion | beta | iterations | converged | KL | fit gap | class-4 fraction |",
