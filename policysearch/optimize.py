@@ -369,7 +369,16 @@ def main(cfg: DictConfig) -> float:
         compile_cache.enable()
     except Exception:  # noqa: BLE001 - the cache is an optimisation only
         pass
-    summary = run(cfg)
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import open_dict
+
+    hc = HydraConfig.get()
+    overrides = task_overrides()
+    if hc.mode == RunMode.MULTIRUN and not any(o.lstrip("+~").split("=", 1)[0] == "out_dir" for o in overrides):
+        with open_dict(cfg):  # one run directory per sweep job (jobs may start in the same second)
+            cfg.out_dir = f"{hc.sweep.dir}/{hc.sweep.subdir}"
+    summary = run(cfg, overrides)
     msg = {k: summary[k] for k in ("function", "dim", "strategy", "evaluations", "run_seconds")}
     msg["final_regret_mean"] = summary["final_regret"]["mean"]
     msg["regret_at"] = {k: round(v["mean"], 6) for k, v in summary["regret_at"].items()}
