@@ -13,7 +13,7 @@ Configs (the mechanism every CLI uses; add nothing else to ship a new one)
 Errors (one line, exit 2, no traceback, before any compilation)
     Raise `UsageError` (or a subclass: config.ConfigError, checkpoint.CheckpointError) for bad
     input; `hydra_app` prints `error: <message>` and exits 2 (in a Hydra multirun it re-raises so
-    the sweeper marks the job failed). Hydra's own composition errors (unknown group option,
+    the sweeper marks the job failed, and gives every job its own `out_dir`, `per_job_out_dir`). Hydra's own composition errors (unknown group option,
     unknown key, bad override syntax) become the same one line. argparse CLIs use
     `ArgumentParser` from here; `prepare_out_dir` checks an output directory the same way.
 """
@@ -90,6 +90,20 @@ def _is_multirun() -> bool:
         return False
 
 
+def per_job_out_dir(cfg) -> None:
+    """In a Hydra multirun, give every job its own `out_dir` (the sweep's job folder) unless the
+    command line sets one: a time-stamped default would collide for jobs started in one second."""
+    if not _is_multirun() or "out_dir" not in cfg:
+        return
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    hc = HydraConfig.get()
+    if not any(o.lstrip("+~").split("=", 1)[0] == "out_dir" for o in hc.overrides.task):
+        with open_dict(cfg):
+            cfg.out_dir = f"{hc.sweep.dir}/{hc.sweep.subdir}"
+
+
 def _hydra_message(exc: BaseException) -> str:
     text = str(exc).split("Config search path")[0]  # Hydra's search path listing: noise here
     if "Available options" in text:  # unknown group option: "...; allowed: a, b, c"
@@ -119,6 +133,7 @@ def hydra_app(config_name: str):
     def decorate(task):
         @functools.wraps(task)
         def guarded(cfg):
+            per_job_out_dir(cfg)
             try:
                 return task(cfg)
             except UsageError as exc:

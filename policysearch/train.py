@@ -333,16 +333,8 @@ def sweep_metric(summary: dict) -> float:
     return float(np.mean([s["best_return"] for s in summary["seeds"]]))
 
 
-@hydra_app("train")
+@hydra_app("train")  # in a multirun every job gets its own out_dir (cli.per_job_out_dir)
 def main(cfg: DictConfig) -> float:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-    from omegaconf import open_dict
-
-    hc = HydraConfig.get()
-    if hc.mode == RunMode.MULTIRUN and not any(o.lstrip("+~").split("=", 1)[0] == "out_dir" for o in hc.overrides.task):
-        with open_dict(cfg):  # one run directory per sweep job (jobs may start in the same second)
-            cfg.out_dir = f"{hc.sweep.dir}/{hc.sweep.subdir}"
     return sweep_metric(run(cfg, task_overrides()))
 
 
