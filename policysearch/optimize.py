@@ -373,9 +373,9 @@ def main(cfg: DictConfig) -> float:
     from hydra.types import RunMode
     from omegaconf import open_dict
 
-    hc = HydraConfig.get()
+    hc = HydraConfig.get() if HydraConfig.initialized() else None   # None: called with a cfg
     overrides = task_overrides()
-    if hc.mode == RunMode.MULTIRUN and not any(o.lstrip("+~").split("=", 1)[0] == "out_dir" for o in overrides):
+    if hc is not None and hc.mode == RunMode.MULTIRUN and not any(o.lstrip("+~").split("=", 1)[0] == "out_dir" for o in overrides):
         with open_dict(cfg):  # one run directory per sweep job (jobs may start in the same second)
             cfg.out_dir = f"{hc.sweep.dir}/{hc.sweep.subdir}"
     summary = run(cfg, overrides)
