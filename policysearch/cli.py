@@ -13,7 +13,8 @@ Configs (the mechanism every CLI uses; add nothing else to ship a new one)
 Errors (one line, exit 2, no traceback, before any compilation)
     Raise `UsageError` (or a subclass: config.ConfigError, checkpoint.CheckpointError) for bad
     input; `hydra_app` prints `error: <message>` and exits 2 (in a Hydra multirun it re-raises so
-    the sweeper marks the job failed, and gives every job its own `out_dir`, `per_job_out_dir`). Hydra's own composition errors (unknown group option,
+    the sweeper marks the job failed, and gives every job its own `out_dir`, `per_job_out_dir`).
+    `hydra_app` also turns on the persistent JAX compile cache before the task runs. Hydra's own composition errors (unknown group option,
     unknown key, bad override syntax) become the same one line. argparse CLIs use
     `ArgumentParser` from here; `prepare_out_dir` checks an output directory the same way.
 """
@@ -90,6 +91,15 @@ def _is_multirun() -> bool:
         return False
 
 
+def _enable_compile_cache() -> None:
+    try:
+        from . import compile_cache
+
+        compile_cache.enable()
+    except Exception:  # noqa: BLE001 - the cache is an optimisation only
+        pass
+
+
 def per_job_out_dir(cfg) -> None:
     """In a Hydra multirun, give every job its own `out_dir` (the sweep's job folder) unless the
     command line sets one: a time-stamped default would collide for jobs started in one second."""
@@ -134,6 +144,7 @@ def hydra_app(config_name: str):
         @functools.wraps(task)
         def guarded(cfg):
             per_job_out_dir(cfg)
+            _enable_compile_cache()
             try:
                 return task(cfg)
             except UsageError as exc:

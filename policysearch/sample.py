@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
 import numpy as np
@@ -181,12 +180,7 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
 
 
 @hydra_app("sample")
-def main(cfg: DictConfig) -> float:
-    try:
-        from policysearch import compile_cache
-        compile_cache.enable()
-    except Exception:  # noqa: BLE001 - the cache is an optimisation only
-        pass
+def main(cfg: DictConfig) -> float:  # hydra_app: compile cache on, one-line errors
     summary = run(cfg)
     msg = {k: summary[k] for k in ("target", "strategy", "evaluations", "run_seconds")}
     if "final_mmd2" in summary:

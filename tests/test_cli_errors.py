@@ -9,7 +9,6 @@ subprocesses to prove the process-level behaviour (stderr, exit status).
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import pytest
