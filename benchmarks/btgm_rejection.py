@@ -8,14 +8,15 @@ The paper calls BTGM "an affordable alternative to rejection sampling" (abstract
 Both are measured here in the same run, on the energy VAE p (SYNTHETIC curves) in latent space:
 
 * rejection: keep the best N of N / rho draws of p (policysearch.btgm.cases.rejection): cost
-  = N / rho draws (sample z, decode, evaluate f), compiled once for all rho;
+  = N / rho draws (sample z, decode, evaluate f), compiled once for all rho (a warm-up run);
 * BTGM: beta search to C_D = -log rho (find_beta, warm-started flows; the tuner is compiled
   before timing), then N draws of q_beta (flow, decode, f).
 
 Reported per rho: wall-clock seconds of each for N accepted samples, their ratio, the p-draws
 each consumed (BTGM's training draws each carry a forward and a backward pass), the crossover
-N* = T_train / (c_p / rho - c_q) beyond which BTGM is cheaper (c_p, c_q: seconds per draw of
-p and of q_beta), and what each set contains: E f, f quantiles and the fraction of q_beta's
+N* = T_train / (T_rej / N - c_q) beyond which BTGM is cheaper (T_rej / N: rejection's measured
+seconds per accepted sample in the same row, c_q: seconds per draw of q_beta), and what each
+set contains: E f, f quantiles and the fraction of q_beta's
 samples above the top-rho threshold (q_beta is a soft tilt with the same KL, not a truncation).
 Absolute seconds depend on the machine and its load; the ratios are the result.
 """
@@ -106,7 +107,8 @@ def main(argv=None):
         c_q = t_q / n_acc
         train_steps = sum(steps_first if j == 0 else steps for j in range(len(hist)))
         train_draws = train_steps * batch + len(hist) * evn + 20000     # + find_beta's n_theory
-        cross = t_train / (c_p / rho - c_q) if c_p / rho > c_q else math.inf
+        per_acc = t_rej / n_acc                  # rejection's measured seconds per sample
+        cross = t_train / (per_acc - c_q) if per_acc > c_q else math.inf
         fr = np.asarray(rej["f"])
         raw = prob.raw_of_normalised
         row = {"rho": rho, "target_kl": c_d, "n_accept": n_acc,
