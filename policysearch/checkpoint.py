@@ -25,7 +25,9 @@ class Checkpoints:
         self.path = os.path.abspath(os.path.join(run_dir, "checkpoints"))
         self.manager = ocp.CheckpointManager(
             self.path,
-            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+            # a kill mid-save leaves a temporary folder that no step reads; tidy it on the next start
+            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                                 cleanup_tmp_directories=True),
         )
 
     def save(self, generation: int, carry) -> None:

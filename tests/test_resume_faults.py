@@ -117,3 +117,20 @@ def test_real_sigkill_at_the_early_stop_checkpoint_then_cli_resume(uninterrupted
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert_same_run(out, uninterrupted)
+
+
+def test_a_kill_inside_a_checkpoint_save_then_resume(uninterrupted, tmp_path, monkeypatch):
+    """Orbax writes a step into a temporary folder and renames it when complete: a kill mid-save
+    leaves that folder (simulated here) and no step 4; resume reruns chunk 3-4 from step 2."""
+    out = tmp_path / "midsave"
+    monkeypatch.setenv(ENV_MODE, "raise")
+    monkeypatch.setenv(ENV_AT, "metrics@4")
+    with pytest.raises(InjectedCrash):
+        run_train(EARLY_STOP + [f"out_dir={out}"])
+    torn = out / "checkpoints" / "4.orbax-checkpoint-tmp-99" / "default"
+    torn.mkdir(parents=True)
+    (torn / "partial").write_bytes(b"torn")
+    monkeypatch.delenv(ENV_AT)
+    summary = run_train([f"resume={out}"])
+    assert summary["generations_run"] == 4 and not torn.exists()
+    assert_same_run(out, uninterrupted)
