@@ -107,3 +107,16 @@ def test_the_other_clis_start_from_another_directory(installed):
         assert r.returncode == 0 and "powered by Hydra" in r.stdout, (module, r.stderr[-2000:])
     r = run("-m", "policysearch.sweeps", "wandb-command", "configs/sweep/wandb_sv_cma_es_mountaincar.yaml")
     assert r.returncode == 0 and "policysearch.train" in r.stdout, r.stderr[-2000:]
+
+
+def test_every_hydra_entry_point_uses_the_shared_config_dir():
+    """`hydra.main(config_path="../configs")` works only in a checkout: every CLI must go through
+    policysearch.cli.hydra_app (CONFIG_DIR finds the installed copy)."""
+    offenders = []
+    for path in glob.glob(os.path.join(ROOT, "policysearch", "**", "*.py"), recursive=True):
+        if os.path.basename(path) == "cli.py" and os.path.dirname(path).endswith("policysearch"):
+            continue
+        with open(path) as f:
+            if "hydra.main(" in f.read():
+                offenders.append(os.path.relpath(path, ROOT))
+    assert offenders == []
