@@ -142,6 +142,19 @@ def test_every_target_gets_its_documented_defaults_and_the_command_line_wins():
             assert applied == want, (t, entry)
             effective = OmegaConf.to_container(cfg.strategy, resolve=True)
             assert {k: effective[k] for k in want} == want, (t, entry)
+    # the benchmark functions (no ground truth to tune on): the documented rule from the domain
+    from policysearch.density import make_target
+    from policysearch.density.benchmarks import BENCHMARK_NAMES
+
+    for name in BENCHMARK_NAMES:
+        w = float(make_target(name).upper[0])
+        for entry, want in (("sv_cma_es", {"num_particles": 32, "pop_size": 8, "sigma_init": w / 2}),
+                            ("cma_es", {"num_particles": 1, "pop_size": 256, "sigma_init": w / 2}),
+                            ("svgd", {"num_particles": 32, "pop_size": 8, "sigma": w / 10,
+                                      "fitness_shaping": "raw"})):
+            overrides = [f"target={name}", f"strategy={entry}"]
+            cfg = compose_cfg(overrides, config_name="sample")
+            assert apply_strategy_defaults(cfg, cfg.target.strategy_defaults, overrides) == want, (name, entry)
     # a key given on the command line is the user's, the others still come from the target
     overrides = ["target=motion_planning", "strategy.sigma_init=0.5"]
     cfg = compose_cfg(overrides, config_name="sample")
