@@ -13,7 +13,9 @@ or early stop after a validation with a fixed key) is a pure function of the che
 so `resume` repeats the decision for the restored generation before running any chunk; metrics
 rows past the checkpoint are dropped and recomputed; every file after the loop is rewritten
 atomically from the (re-derived) final state. Named crash points (`faults.crash_point`) mark
-the moments a kill is tested at (tests/test_resume_faults.py).
+the moments a kill is tested at (tests/test_resume_faults.py), in run order: chunk, metrics,
+checkpoint, early_stop_validation (each `@generation`), final_validation, export, summary,
+report, after_report.
 """
 
 from __future__ import annotations
