@@ -199,8 +199,8 @@ def _f(v, nd=1):
 
 
 def markdown(res, a, cmd, date, wall):
-    lines = [f"Command: `{cmd}` (date {date}; {wall / 60:.1f} min for this invocation on the shared 2-core "
-             "CPU machine, loaded by other jobs).", "",
+    took = f"{wall / 60:.1f} min for this invocation " if wall else ""
+    lines = [f"Command: `{cmd}` (date {date}; {took}on the shared 2-core CPU machine, loaded by other jobs).", "",
              f"Per generation: {a.particles * a.offspring} policy evaluations of one {a.episode_length}-step episode "
              f"(SV/MP-CMA-ES {a.particles} x {a.offspring}, CMA-ES 1 x {a.particles * a.offspring}, Brax ES "
              f"population {a.particles * a.offspring // 2} antithetic pairs); {a.generations} generations; "
@@ -270,6 +270,8 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(ROOT, "experiments_out", "brax_comparison"))
     p.add_argument("--figures", default=os.path.join(ROOT, "docs", "figures", "brax"))
     p.add_argument("--force", action="store_true")
+    p.add_argument("--render-only", action="store_true",
+                   help="write the table and figure from --out/brax_comparison.json (e.g. of an unfinished run)")
     a = p.parse_args(argv)
     for k in ("seeds", "generations", "particles", "offspring", "chunk", "episode_length", "validation_episodes"):
         if getattr(a, k) < 1:
@@ -281,6 +283,15 @@ def main(argv=None):
 
     compile_cache.enable()
     cmd = "python experiments/benchmarks/brax_comparison.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if a.render_only:
+        with open(os.path.join(a.out, "brax_comparison.json")) as f:
+            saved = json.load(f)
+        md = markdown(saved["results"], a, saved["command"].strip(), datetime.date.today().isoformat(), 0.0)
+        with open(os.path.join(a.out, "brax_comparison.md"), "w") as f:
+            f.write(md)
+        figure(saved["results"], os.path.join(a.figures, "brax_comparison_curves.png"), a)
+        print(md)
+        return 0
     t0 = time.perf_counter()
     res = {}
     for env in a.envs:
