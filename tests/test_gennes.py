@@ -299,3 +299,24 @@ def test_noise_dimension_and_x0_outside_the_domain():
     assert np.all(m[:, 0] > 2.99) and np.all(m[:, 1] < -2.99) and np.all(np.abs(m) <= 3.0)
     st = s.tell(x, jnp.sum(x**2, -1), st, gradients=2 * x)
     assert int(st.generation) == 1 and np.isfinite(float(st.best_fitness))
+
+
+@pytest.mark.parametrize("name", ["alpine1", "schwefel", "step"])
+def test_separable_benchmark_exact_sampler_matches_numpy_cdf(name):
+    t = make_target(name, dim=2, shift=0.5, seed=3)
+    assert t.has_exact_sampler and t.ground_truth_method == "exact"
+    x = np.asarray(t.sample(jax.random.key(0), 4000), np.float64)
+    assert x.shape == (4000, 2)
+    hw = t.halfwidth
+    g = np.linspace(-hw - 6, hw + 6, 400001)
+    for i in range(2):   # independent float64 CDF of coordinate i: exp(-f_i), trapezoid rule
+        z = np.clip(g, -hw, hw) - float(t.translation[i])
+        f = _np_formula(name, z[:, None]) + (g - np.clip(g, -hw, hw)) ** 2
+        p = np.exp(-(f - f.min()))
+        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (p[1:] + p[:-1]))])
+        cdf /= cdf[-1]
+        xs = np.sort(x[:, i])
+        ks = np.max(np.abs(np.interp(xs, g, cdf) - np.arange(1, len(xs) + 1) / len(xs)))
+        assert ks < 0.03, (name, i, ks)
+    assert not make_target("ackley", dim=2).has_exact_sampler
+    assert make_target("ackley", dim=2).ground_truth_method == "nuts"
