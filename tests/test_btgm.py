@@ -96,8 +96,7 @@ def test_smc_estimates_match_closed_form_where_importance_sampling_saturates():
 
 
 # ----------------------------------------------------------------------------- flows
-@pytest.mark.parametrize("transformer", ["affine", "spline"])
-@pytest.mark.parametrize("dim", [1, 3])
+@pytest.mark.parametrize("transformer,dim", [("affine", 3), ("spline", 1)])
 def test_flow_is_the_identity_at_start(transformer, dim):
     fl = make_flow(jax.random.key(0), dim, FlowConfig(layers=3, width=8, transformer=transformer),
                    mu=jnp.full(dim, 2.0), sd=jnp.full(dim, 3.0))
@@ -290,5 +289,5 @@ def test_gradient_free_sampling_of_a_thresholded_criterion():
     assert r["mean"] == pytest.approx(ex["mean"], abs=0.04)
     assert r["kl"] == pytest.approx(ex["kl"], abs=0.08)
     sv = btgm.sample_tilted(jax.random.key(51), model.base, f, 2.0, method="sv_cma_es", n=32,
-                            generations=60, pop_size=8)
+                            generations=40, pop_size=8)
     assert sv["samples"].shape == (32, 2) and sv["mean"] > 0.5     # p puts 0.34 above 1
