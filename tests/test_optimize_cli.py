@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import cli, compose_cfg
 
 
-def test_cli_writes_regret_json_and_figure(tmp_path):
+def test_cli_writes_regret_json_and_figure(tmp_path, capsys):
     out = tmp_path / "run"
     r = cli("policysearch.optimize", ["function=ackley", "dim=3", "evaluations=400", "folds=2",
                                       "progress_updates=2", "shift=2.0", f"out_dir={out}"])
@@ -39,8 +39,12 @@ def test_cli_writes_regret_json_and_figure(tmp_path):
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["final_regret_mean"] == pytest.approx(s["final_regret"]["mean"])
     # a finished run directory is not overwritten
-    r2 = cli("policysearch.optimize", ["dim=3", "evaluations=40", f"out_dir={out}"])
-    assert r2.returncode == 2 and r2.stderr.startswith("error: out_dir=") and len(r2.stderr.splitlines()) == 1
+    from policysearch.optimize import main
+
+    with pytest.raises(SystemExit) as e:
+        main(compose_cfg(["dim=3", "evaluations=40", f"out_dir={out}"], config_name="optimize"))
+    assert e.value.code == 2 and json.loads((out / "regret.json").read_text()) == s
+    assert capsys.readouterr().err.startswith(f"error: out_dir='{out}' already holds a finished run")
 
 
 @pytest.mark.parametrize("overrides, message", [
