@@ -171,8 +171,9 @@ def build(cfg: DictConfig, overrides: list[str] | None = None) -> Problem:
 
 # ----------------------------------------------------------------------------- compiled run
 def fold_inputs(problem: Problem, fold_ids):
-    """(keys [F], translations [F, d]) of the given fold indices; fold i's numbers depend on i
-    and the seed only, so a fold run alone equals the same fold inside a vmapped batch."""
+    """(keys [F], translations [F, d]) of the given fold indices; fold i's inputs depend on i
+    and the seed only, so fold i is the same run whichever folds share its batch (bitwise for
+    GENNES from 2 folds up; a batch of 1 differs by float32 rounding, docs/gennes.md)."""
     import jax
     import jax.numpy as jnp
 
