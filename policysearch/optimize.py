@@ -376,7 +376,8 @@ def main(cfg: DictConfig) -> float:
 
     hc = HydraConfig.get() if HydraConfig.initialized() else None   # None: called with a cfg
     overrides = task_overrides()
-    if hc is not None and hc.mode == RunMode.MULTIRUN and not any(o.lstrip("+~").split("=", 1)[0] == "out_dir" for o in overrides):
+    user_out_dir = any(o.lstrip("+~").split("=", 1)[0] == "out_dir" for o in overrides)
+    if hc is not None and hc.mode == RunMode.MULTIRUN and not user_out_dir:
         with open_dict(cfg):  # one run directory per sweep job (jobs may start in the same second)
             cfg.out_dir = f"{hc.sweep.dir}/{hc.sweep.subdir}"
     summary = run(cfg, overrides)
