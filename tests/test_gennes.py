@@ -8,8 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from policysearch import strategies
 from policysearch.density import make_target
 from policysearch.density.benchmarks import BENCHMARK_NAMES
+from policysearch.strategies.gennes import hidden_apply
 
 KEY = jax.random.key(0)
 
@@ -108,8 +110,6 @@ def test_benchmark_bad_parameters():
 
 
 # ------------------------------------------------------------------ the GENNES strategy
-from policysearch import strategies  # noqa: E402
-from policysearch.strategies.gennes import hidden_apply  # noqa: E402
 
 
 def _gennes(rho=2, m=5, d=3, **kw):
