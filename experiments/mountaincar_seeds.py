@@ -13,6 +13,7 @@ compared with ``policysearch.report.compare_runs``. At an equal evaluation budge
 * ``sv_cma_es``  SV-CMA-ES, P particles x M offspring (median-heuristic kernel, config defaults)
 * ``sv_cma_es_actions``  the same with the function-space kernel (``strategy.kernel_space=actions``)
 * ``sv_cma_es_actions_a2``  (optional, ``--strategies``) the action kernel with alpha = 2 instead of 16
+* ``sv_cma_es_bw1``  (optional) the parameter kernel with Liu & Wang's bandwidth (scale 1, not 0.7)
 * ``mp_cma_es``  the same P x M layout without the kernel (gamma = 0: P independent CMA-ES runs)
 * ``cma_es``     one CMA-ES population of P*M offspring
 * ``svgd``       SVGD with ES (antithetic Gaussian smoothing) gradient estimates, P x M samples
@@ -51,12 +52,13 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 CONFIG_DIR = os.path.join(ROOT, "configs")
 
-STRATEGIES = ("sv_cma_es", "sv_cma_es_actions", "sv_cma_es_actions_a2", "mp_cma_es", "cma_es", "svgd")
+STRATEGIES = ("sv_cma_es", "sv_cma_es_actions", "sv_cma_es_actions_a2", "sv_cma_es_bw1", "mp_cma_es", "cma_es", "svgd")
 DEFAULT_STRATEGIES = ("sv_cma_es", "sv_cma_es_actions", "mp_cma_es", "cma_es", "svgd")
 LABELS = {
     "sv_cma_es": "SV-CMA-ES",
     "sv_cma_es_actions": "SV-CMA-ES (action kernel)",
     "sv_cma_es_actions_a2": "SV-CMA-ES (action kernel, alpha 2)",
+    "sv_cma_es_bw1": "SV-CMA-ES (bandwidth x1)",
     "mp_cma_es": "MP-CMA-ES (gamma = 0)",
     "cma_es": "CMA-ES (1 population)",
     "svgd": "SVGD (ES gradients)",
@@ -112,6 +114,8 @@ def strategy_overrides(strategy: str, r: Regime) -> list[str]:
     """Hydra overrides of one strategy in one regime (equal evaluations per generation)."""
     if strategy == "sv_cma_es_actions":
         return [*strategy_overrides("sv_cma_es", r), "strategy.kernel_space=actions"]
+    if strategy == "sv_cma_es_bw1":
+        return [*strategy_overrides("sv_cma_es", r), "strategy.bandwidth_scale=1.0"]
     if strategy == "sv_cma_es_actions_a2":
         return [*strategy_overrides("sv_cma_es_actions", r), "strategy.alpha=2"]
     if strategy in ("sv_cma_es", "mp_cma_es"):
@@ -396,7 +400,7 @@ def parse_args(argv=None):
     p.add_argument("--regimes", default=",".join(DEFAULT_REGIMES),
                    help=f"comma list of {', '.join(REGIMES)} (default {','.join(DEFAULT_REGIMES)})")
     p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
-                   help=f"comma list of {', '.join(STRATEGIES)} (default: all but sv_cma_es_actions_a2)")
+                   help=f"comma list of {', '.join(STRATEGIES)} (default: all but the optional variants)")
     p.add_argument("--out", default=None,
                    help="output folder (default experiments_out/mountaincar_seeds[_<regimes> unless the "
                         "default regimes][_quick])")
