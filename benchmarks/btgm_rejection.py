@@ -141,15 +141,16 @@ def _markdown(res) -> str:
     lines = [f"Energy VAE p (SYNTHETIC curves), f = {res['criterion']} (kW), latent space; "
              f"p throughput {res['p_draws_per_s']:,.0f} draws/s (z, decode, f).", "",
              "| rho | C_D | N | rejection: p-draws / s | BTGM: training p-draws (fwd+bwd) / "
-             "train s + sample s | ratio rejection / BTGM time | crossover N* | beta (it) | "
-             "KL tuned | E f top-rho / q_beta | q_beta above threshold | f q_beta 5/50/95 % | "
-             "f top-rho 5/50/95 % |",
+             "train s + sample s | ratio rejection / BTGM: draws, time | crossover N* | "
+             "beta (it) | KL tuned | E f top-rho / q_beta | q_beta above threshold | "
+             "f q_beta 5/50/95 % | f top-rho 5/50/95 % |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
         lines.append(
             f"| {r['rho']:g} | {r['target_kl']:.2f} | {r['n_accept']} | "
             f"{r['rejection_draws']:,} / {r['rejection_s']:.1f} | "
             f"{r['btgm_train_draws']:,} / {r['btgm_train_s']:.1f} + {r['btgm_sample_s']:.3f} | "
+            f"{r['rejection_draws'] / r['btgm_train_draws']:.3g}, "
             f"{r['ratio_rej_over_btgm']:.3g} | {r['crossover_n']:,.0f} | "
             f"{r['beta']:.2f} ({r['iterations']}) | {r['kl']:.2f} | {r['mean_f_rej']:.2f} / "
             f"{r['mean_f_q']:.2f} | {100 * r['q_above_threshold']:.0f} % | "
