@@ -167,9 +167,21 @@ def _no_compile(*a, **k):
 def _hydra(main, argv, monkeypatch, capsys):
     GlobalHydra.instance().clear()
     monkeypatch.setattr(sys, "argv", ["prog", *argv])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    GlobalHydra.instance().clear()
+    # Hydra reconfigures logging, which closes every handler; absl's handler (imported by an earlier
+    # test, holding pytest's capture stream of that time) then closes its stream unless it is
+    # sys.stderr. Point it at the current sys.stderr for the call (a test-only interaction).
+    absl = sys.modules.get("absl.logging")
+    handler = absl.get_absl_handler().python_handler if absl else None
+    old = handler.stream if handler else None
+    if handler:
+        handler.stream = sys.stderr
+    try:
+        with pytest.raises(SystemExit) as exc:
+            main()
+    finally:
+        if handler:
+            handler.stream = old
+        GlobalHydra.instance().clear()
     return exc.value.code, capsys.readouterr().err
 
 
