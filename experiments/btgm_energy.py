@@ -56,7 +56,8 @@ def main(argv=None):
         runs.append(("wednesday", 1e-4))
     res = {"note": study.SYNTHETIC_NOTE, "settings": {"vae": energy.VAE_SETTINGS,
                                                       "data": energy.DATA_SETTINGS, "quick": q},
-           "runs": []}
+           "runs": [], "data_level": float(data.mean()),
+           "data_spread": float(data.std(0).mean())}
     for name, rho in runs:
         prob = study.latent_problem(jax.random.fold_in(key, 2), vae.decode, vae.latent_dim,
                                     energy.criterion(name), n_normalise=4000 if q else 20000)
@@ -96,6 +97,10 @@ def main(argv=None):
             f"q above threshold {row['q_above_threshold']:.2f}; {t_btgm:.0f}s vs {t_rej:.1f}s")
         x_q = np.asarray(vae.decode(zq))
         x_r = np.asarray(vae.decode(rej["samples"]))
+        # the paper's readings of Figs. 2 and 8b: weekly level and per-hour spread of each set
+        for tag, xs in (("p", x_p), ("q", x_q), ("rej", x_r)):
+            row[f"level_{tag}"] = float(xs.mean())
+            row[f"spread_{tag}"] = float(xs.std(0).mean())
         _plot_case(os.path.join(args.figures, f"energy_{name}_rho{rho:g}.png"), x_p, x_q, x_r,
                    name, rho, study)
     res["wall_s"] = time.time() - t_start
@@ -149,6 +154,15 @@ def _markdown(res) -> str:
             + " ".join(f"{v:.2f}" for v in r["q_rej"])
             + f" | {100 * r['q_above_threshold']:.0f} % | {r['btgm_s']:.0f} | "
             f"{r['rejection_s']:.1f} |")
+    lines += ["", "Weekly level (mean kW) and spread (per-hour std across samples, averaged over "
+              "the week) of each set; SYNTHETIC data: "
+              f"{res['data_level']:.2f} kW, spread {res['data_spread']:.2f}.", "",
+              "| criterion | rho | level p / q_beta / top-rho | spread p / q_beta / top-rho |",
+              "|---|---|---|---|"]
+    for r in res["runs"]:
+        lines.append(f"| {r['criterion']} | {r['rho']:g} | {r['level_p']:.2f} / "
+                     f"{r['level_q']:.2f} / {r['level_rej']:.2f} | {r['spread_p']:.2f} / "
+                     f"{r['spread_q']:.2f} / {r['spread_rej']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
