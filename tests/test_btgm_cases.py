@@ -157,3 +157,17 @@ def test_cli_rejects_unknown_criterion_of_a_case():
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "hours_above" in lines[0]
+
+
+def test_rejection_benchmark_rejects_bad_options(tmp_path, capsys):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import btgm_rejection
+    finally:
+        sys.path.pop(0)
+    common = ["--out", str(tmp_path), "--figures", str(tmp_path)]
+    assert btgm_rejection.main(["--rhos", "1e-2,2"] + common) == 2
+    assert btgm_rejection.main(["--rhos", "x"] + common) == 2
+    assert btgm_rejection.main(["--criterion", "hours_above"] + common) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("error:") for line in err)
