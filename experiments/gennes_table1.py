@@ -291,7 +291,7 @@ def run_one(method, function, dim, args, path) -> tuple[dict, bool]:
 def fmt(v: float | None, float64: bool = True) -> str:
     if v is None or not np.isfinite(v):
         return "-"
-    if not float64 and v <= FLOAT32_FLOOR:
+    if not float64 and v <= FLOAT32_FLOOR * (1 + 1e-9):
         return "<1e-6"
     if v == 0:
         return "0"
