@@ -22,6 +22,7 @@ Errors (one line, exit 2, no traceback, before any compilation)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import sys
@@ -89,6 +90,23 @@ def _is_multirun() -> bool:
         return HydraConfig.get().mode == RunMode.MULTIRUN
     except Exception:  # noqa: BLE001
         return False
+
+
+@contextlib.contextmanager
+def _absl_stream_kept():
+    """Hydra reconfigures logging, which closes every handler; absl's handler then closes its
+    stream unless that is the current sys.stderr. When absl was imported under another stderr
+    (an earlier test's capture, in-process calls), point it at the current one meanwhile."""
+    absl = sys.modules.get("absl.logging")
+    handler = absl.get_absl_handler().python_handler if absl else None
+    old = handler.stream if handler else None
+    if handler:
+        handler.stream = sys.stderr
+    try:
+        yield
+    finally:
+        if handler:
+            handler.stream = old
 
 
 def _enable_compile_cache() -> None:
@@ -161,7 +179,8 @@ def hydra_app(config_name: str):
             previous = os.environ.get("HYDRA_FULL_ERROR")
             os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing its own lines
             try:
-                return app()
+                with _absl_stream_kept():
+                    return app()
             except (HydraException, OmegaConfBaseException) as exc:
                 if previous == "1":  # the user asked for Hydra's full traceback
                     raise

@@ -167,20 +167,10 @@ def _no_compile(*a, **k):
 def _hydra(main, argv, monkeypatch, capsys):
     GlobalHydra.instance().clear()
     monkeypatch.setattr(sys, "argv", ["prog", *argv])
-    # Hydra reconfigures logging, which closes every handler; absl's handler (imported by an earlier
-    # test, holding pytest's capture stream of that time) then closes its stream unless it is
-    # sys.stderr. Point it at the current sys.stderr for the call (a test-only interaction).
-    absl = sys.modules.get("absl.logging")
-    handler = absl.get_absl_handler().python_handler if absl else None
-    old = handler.stream if handler else None
-    if handler:
-        handler.stream = sys.stderr
-    try:
+    try:  # (cli.hydra_app keeps pytest's capture stream alive when Hydra reconfigures logging)
         with pytest.raises(SystemExit) as exc:
             main()
     finally:
-        if handler:
-            handler.stream = old
         GlobalHydra.instance().clear()
     return exc.value.code, capsys.readouterr().err
 
