@@ -471,8 +471,8 @@ def main(argv=None) -> int:
           f"{args.steps} steps) -> {args.out}", flush=True)
     for k, (t, f, m) in enumerate(jobs, 1):
         path = os.path.join(args.out, "runs", t.name, f"{m}_fold{f}.json")
-        settings = {"steps": args.steps, "seed": args.seed, "gp_restarts": args.gp_restarts,
-                    "task_settings": dataclasses.asdict(t)}
+        settings = json.loads(json.dumps({"steps": args.steps, "seed": args.seed, "gp_restarts": args.gp_restarts,
+                                          "task_settings": dataclasses.asdict(t)}))  # as stored (tuples -> lists)
         rec = None
         if os.path.exists(path) and not args.force:
             with open(path) as fh:
