@@ -383,8 +383,8 @@ def figure(summary: dict, tasks, path: str) -> None:
             axes[i, 0].plot(steps, mean, color=f"C{k}", label=LABELS[m])
             axes[i, 0].fill_between(steps, mean - std, mean + std, color=f"C{k}", alpha=0.15)
             axes[i, 1].plot(s[m]["cumulative_queries"], mean, color=f"C{k}", label=LABELS[m])
-        axes[i, 0].set_xlabel("BO steps (objective evaluations after the initial design)")
-        axes[i, 1].set_xlabel("acquisition queries (EI value + gradient), cumulative")
+        axes[i, 0].set_xlabel("BO steps (evaluations after the initial design)")
+        axes[i, 1].set_xlabel("cumulative acquisition queries (EI + gradient)")
         axes[i, 1].set_xscale("log")
         for ax in axes[i]:
             ax.set_ylabel(f"best {t.ylabel}")
@@ -410,6 +410,8 @@ def parse_args(argv=None):
     p.add_argument("--date", default=None)
     p.add_argument("--force", action="store_true", help="rerun finished runs")
     p.add_argument("--verbose", action="store_true", help="one line per BO step")
+    p.add_argument("--summary-only", action="store_true",
+                   help="run nothing: summarise the finished runs in --out (folds where both maximisers finished)")
     p.add_argument("--paired", action="store_true",
                    help="instead of BO runs: every maximiser on the same GP posteriors (paired.md / paired.json)")
     args = p.parse_args(argv)
@@ -480,6 +482,8 @@ def main(argv=None) -> int:
             if any(rec.get(key) != v for key, v in settings.items()):
                 rec = None
         reused = rec is not None
+        if rec is None and args.summary_only:
+            continue
         if rec is None:
             t_run = time.perf_counter()
             rec = run_bo(t, m, f, args.steps, args.seed, args.gp_restarts, log=print if args.verbose else None)
