@@ -96,8 +96,9 @@ def test_expected_improvement_equals_a_monte_carlo_estimate():
         h = 1e-6
         fd = [(float(gp.expected_improvement(post, jnp.asarray(pts[0] + h * e)))
                - float(gp.expected_improvement(post, jnp.asarray(pts[0] - h * e)))) / (2 * h) for e in np.eye(3)]
-    np.testing.assert_allclose(np.asarray(grad), fd, rtol=1e-5, atol=1e-9)
+        grad = np.asarray(grad)
         f_min = float(post.f_min)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-9)
     z = rng.standard_normal(400_000)
     for k in range(len(pts)):
         samples = np.maximum(f_min - 0.01 - (float(mu[k]) + np.sqrt(float(var[k])) * z), 0.0)
