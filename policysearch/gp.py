@@ -31,7 +31,6 @@ All public functions run under ``jax.enable_x64(True)``; call them with float64-
 
 from __future__ import annotations
 
-import functools
 import math
 
 import jax
