@@ -21,6 +21,10 @@ from .cli import UsageError, prepare_out_dir
 RESUME_CHANGEABLE = ("resume", "generations", "logger", "report", "progress", "early_stop",
                      "early_stop_margin", "checkpoint_every")
 STRATEGY_SIZE_KEYS = ("name", "num_particles", "pop_size")
+# The main job's defaults where they differ from the library's (which the density CLI and the
+# evosax parity keep): SV-CMA-ES's repulsion capped at one CMA mean step and Liu & Wang's
+# bandwidth (RESULTS.md "Function-space repulsion ..." and "MountainCar seeds experiment").
+RL_STRATEGY_DEFAULTS = {"sv_cma_es": {"repulsion_clip": 1.0, "bandwidth_scale": 1.0}}
 
 
 class ConfigError(UsageError):
@@ -125,6 +129,8 @@ def make_strategy(strategy_cfg, dim: int, generations: int | None = None):
                 raise ConfigError(f"strategy.{k}={v!r} is invalid: must be a number")
         if generations is not None and "num_generations" in fields:
             numeric.setdefault("num_generations", float(generations))
+        for k, v in RL_STRATEGY_DEFAULTS.get(name, {}).items():  # RL-only defaults (null in the yaml)
+            numeric.setdefault(k, v)
         strategy = strategies.make(name, num_particles=num_particles, pop_size=pop_size, dim=dim, **static) \
             if static else probe
         params = strategy.default_params.replace(**numeric)

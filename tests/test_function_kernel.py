@@ -178,3 +178,17 @@ def test_bad_kernel_space_is_a_one_line_config_error():
         make_strategy({**base, "kernel_space": "actions", "num_probes": 0}, 10)
     with pytest.raises(ConfigError, match=r"repulsion_clip"):
         make_strategy({**base, "repulsion_clip": -1.0}, 10)
+
+
+def test_rl_defaults_differ_from_the_library_only_in_the_main_job():
+    from policysearch.config import make_strategy
+    from policysearch.density.runner import make_method_from_config
+    from policysearch.density.targets import make_target
+
+    cfg = {"name": "sv_cma_es", "num_particles": 4, "pop_size": 4, "repulsion_clip": None, "bandwidth_scale": None}
+    _, rl = make_strategy(cfg, 10)
+    assert float(rl.repulsion_clip) == 1.0 and float(rl.bandwidth_scale) == 1.0
+    _, mine = make_strategy({**cfg, "repulsion_clip": float("inf"), "bandwidth_scale": 0.7}, 10)
+    assert np.isinf(float(mine.repulsion_clip)) and float(mine.bandwidth_scale) == pytest.approx(0.7)
+    dens = make_method_from_config(cfg, make_target("double_banana"), 10).params
+    assert np.isinf(float(dens.repulsion_clip)) and float(dens.bandwidth_scale) == pytest.approx(0.7)
