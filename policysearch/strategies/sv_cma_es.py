@@ -52,7 +52,7 @@ DEFAULT_BANDWIDTH = "median"
 SAMPLINGS = ("symmetric", "eigen")
 DEFAULT_ALPHA = 16.0
 DEFAULT_BANDWIDTH_SCALE = 0.7
-# Library default: no cap (evosax parity); configs/strategy/sv_cma_es.yaml sets 1 for the CLIs.
+# Library default: no cap (evosax parity); the main job uses 1 (policysearch/config.py).
 DEFAULT_REPULSION_CLIP = math.inf
 # evosax's std_min is 0: on a converged problem sigma underflows to 0 after a few hundred
 # generations (seen at ~380 on the 2-D mixture) and the state turns NaN (0/0 in the steps).
