@@ -24,7 +24,10 @@ from helpers import ROOT, TINY, run_train
 from policysearch.faults import ENV_AT, ENV_MODE, InjectedCrash
 
 EARLY_STOP = [o for o in TINY if not o.startswith(("generations=", "early_stop=", "report="))] + [
-    "generations=10", "early_stop=true", "early_stop_margin=0", "env.solve_threshold=-0.3", "report=true"]
+    "generations=10", "early_stop=true", "early_stop_margin=0", "env.solve_threshold=-0.3", "report=true",
+    # pinned SV-CMA-ES settings: the scenario (continue at 2, early stop at 4) must not move with the
+    # main job's defaults (config.RL_STRATEGY_DEFAULTS)
+    "strategy.bandwidth_scale=0.7", "strategy.repulsion_clip=1e30"]
 
 # every named moment of a run, in the order a run passes them (generation where it matters)
 CHAIN = ["chunk@2", "metrics@2", "checkpoint@2", "chunk@4", "metrics@4", "checkpoint@4",
