@@ -365,22 +365,8 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
 
 @hydra_app("optimize")
 def main(cfg: DictConfig) -> float:
-    try:
-        from policysearch import compile_cache
-        compile_cache.enable()
-    except Exception:  # noqa: BLE001 - the cache is an optimisation only
-        pass
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-    from omegaconf import open_dict
-
-    hc = HydraConfig.get() if HydraConfig.initialized() else None   # None: called with a cfg
-    overrides = task_overrides()
-    user_out_dir = any(o.lstrip("+~").split("=", 1)[0] == "out_dir" for o in overrides)
-    if hc is not None and hc.mode == RunMode.MULTIRUN and not user_out_dir:
-        with open_dict(cfg):  # one run directory per sweep job (jobs may start in the same second)
-            cfg.out_dir = f"{hc.sweep.dir}/{hc.sweep.subdir}"
-    summary = run(cfg, overrides)
+    # hydra_app has turned the compile cache on and given each multirun job its own out_dir
+    summary = run(cfg, task_overrides())
     msg = {k: summary[k] for k in ("function", "dim", "strategy", "evaluations", "run_seconds")}
     msg["final_regret_mean"] = summary["final_regret"]["mean"]
     msg["regret_at"] = {k: round(v["mean"], 6) for k, v in summary["regret_at"].items()}

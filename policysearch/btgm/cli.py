@@ -378,12 +378,7 @@ def main_body(cfg: DictConfig) -> float:
     """What ``python -m policysearch.btgm`` runs on the composed config (the Hydra entry
     point is in __main__.py, so Hydra finds configs/ relative to that file like the other
     CLIs)."""
-    try:
-        from policysearch import compile_cache
-        compile_cache.enable()
-    except Exception:  # noqa: BLE001 - the cache is an optimisation only
-        pass
-    summary = run(cfg)          # BTGMConfigError (a UsageError) -> one error line, exit 2
+    summary = run(cfg)          # (hydra_app has turned the compile cache on)          # BTGMConfigError (a UsageError) -> one error line, exit 2
     fin = summary["final"]
     print(json.dumps({"case": summary["case"], "criterion": summary["criterion"],
                       "method": summary["method"], "beta": round(summary["beta"], 5),
