@@ -304,14 +304,15 @@ class TrainJob:
 def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     """Run (or resume) a training run; returns the summary dict."""
     t_start = time.perf_counter()
+    from . import compile_cache
+
+    compile_cache.enable()  # before build: building the strategy runs ~50 tiny eager programs
     cfg = resolve_config(cfg, overrides or [])
     spec = run_config.build(cfg)  # validates everything (and the run directory) before compiling
 
-    from . import compile_cache
     from .loggers import make_logger
     from .ui import print_results_table
 
-    compile_cache.enable()
     job = TrainJob(cfg, spec, t_start)
     try:
         must_loop = job.resume()
