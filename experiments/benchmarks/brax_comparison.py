@@ -3,6 +3,8 @@ kernel), MP-CMA-ES, CMA-ES (our main job) and OpenAI-ES (Brax's own trainer, bra
 
     python experiments/benchmarks/brax_comparison.py                      # CPU settings (below)
     python experiments/benchmarks/brax_comparison.py --envs hopper --seeds 1 --generations 3   # smoke
+    python experiments/benchmarks/brax_comparison.py --episode-length 1000 --backend generalized \
+        --particles 16 --offspring 64 --generations 80 --out experiments_out/brax_comparison_gpu  # GPU
 
 Every method gets the same policy evaluations per generation (``--particles x --offspring``;
 CMA-ES one population of that size; Brax ES ``population_size = evaluations / 2`` antithetic
@@ -94,7 +96,8 @@ def run_ours(env, method, a, out):
     from experiments.mountaincar_seeds import compose, train_one
 
     run_dir = os.path.join(out, env, method)
-    overrides = [f"env={env}", *method_overrides(method, a), f"seeds={a.seeds}", f"generations={a.generations}",
+    overrides = [f"env={env}", f"env.kwargs.episode_length={a.episode_length}", f"env.kwargs.backend={a.backend}",
+                 *method_overrides(method, a), f"seeds={a.seeds}", f"generations={a.generations}",
                  f"chunk={a.chunk}", "episodes=1", f"validation_episodes={a.validation_episodes}",
                  f"policy.hidden_sizes=[{a.hidden}]", "early_stop=false", "report=true", "progress=false",
                  "logger=none", f"out_dir={run_dir}"]
@@ -275,8 +278,9 @@ def main(argv=None):
     p.add_argument("--sigma", type=float, default=0.5)
     p.add_argument("--hidden", type=int, default=16)
     p.add_argument("--chunk", type=int, default=5)
-    p.add_argument("--episode-length", type=int, default=100, help="must match the env config (CPU: 100)")
-    p.add_argument("--backend", default="spring")
+    p.add_argument("--episode-length", type=int, default=100,
+                   help="episode length of every method (CPU: 100; GPU: 1000, e.g. with --backend generalized)")
+    p.add_argument("--backend", default="spring", help="Brax physics backend of every method")
     p.add_argument("--validation-episodes", type=int, default=16)
     p.add_argument("--brax-evals", type=int, default=7)
     p.add_argument("--out", default=os.path.join(ROOT, "experiments_out", "brax_comparison"))
