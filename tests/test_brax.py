@@ -131,7 +131,8 @@ def test_rollout_masks_rewards_after_termination(runs):
 
 
 def test_main_job_on_hopper_end_to_end(tmp_path):
-    """train (sv_cma_es, tiny) -> run directory with report and policies -> evaluate --backend jax."""
+    """train (sv_cma_es with the action kernel, tiny) -> run directory with report and policies ->
+    evaluate --backend jax. The action kernel here covers the Brax env family through the CLI."""
     import json
     import os
 
@@ -142,8 +143,11 @@ def test_main_job_on_hopper_end_to_end(tmp_path):
         "env=hopper", "strategy=sv_cma_es", "env.kwargs.episode_length=10", "seeds=1",
         "generations=2", "chunk=2", "episodes=1", "validation_episodes=2",
         "strategy.num_particles=2", "strategy.pop_size=4", "policy.hidden_sizes=[2]",
-        "progress=false", f"out_dir={out}"])
+        "strategy.kernel_space=actions", "strategy.num_probes=4", "progress=false", f"out_dir={out}"])
     assert r.returncode == 0, r.stderr[-2000:]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(np.isfinite(row["repulsion_ratio"]) for row in rows)
+    assert rows[0]["repulsion_ratio"] > 0  # the action kernel pushes
     for name in ("summary.json", "metrics.jsonl", "policies/seed_0.npz", "report/index.html"):
         assert os.path.exists(out / name), name
     meta = json.loads((out / "policies" / "policy.json").read_text())
