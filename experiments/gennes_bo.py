@@ -440,9 +440,9 @@ def validate(args):
             fail(f"--{name}={getattr(args, name)} is invalid: must be an integer >= 1")
     if args.gp_restarts < 0:
         fail(f"--gp-restarts={args.gp_restarts} is invalid: must be an integer >= 0")
-    args.out = os.path.abspath(args.out or os.path.join(ROOT, "experiments_out", "gennes_bo" + ("_quick" if args.quick else "")))
-    args.figures = os.path.abspath(args.figures or (os.path.join(args.out, "figures") if args.quick
-                                                    else os.path.join(ROOT, "docs", "figures", "gennes")))
+    from experiments.paths import output_dirs
+
+    args.out, args.figures = output_dirs("gennes_bo", args.quick, args.out, args.figures, "gennes")
     return args
 
 

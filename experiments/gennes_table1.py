@@ -455,10 +455,9 @@ def validate(args):
             build_problem("gennes", fn, args.dims[0], args.folds, args.evaluations, args.shift, args.seed)
     except Exception as exc:  # noqa: BLE001 - config / domain errors: one line
         fail(str(exc))
-    default = "gennes_table1" + ("_quick" if args.quick else "")
-    args.out = os.path.abspath(args.out or os.path.join(ROOT, "experiments_out", default))
-    args.figures = os.path.abspath(args.figures or (os.path.join(args.out, "figures") if args.quick
-                                                    else os.path.join(ROOT, "docs", "figures", "gennes")))
+    from experiments.paths import output_dirs
+
+    args.out, args.figures = output_dirs("gennes_table1", args.quick, args.out, args.figures, "gennes")
     return args
 
 

@@ -420,11 +420,10 @@ def main(argv=None) -> int:
     if seeds < 1:
         raise SystemExit("error: --seeds must be >= 1")
     regime_names = [s for s in args.regimes.split(",") if s]
-    default_name = "mountaincar_seeds" + ("" if tuple(regime_names) == DEFAULT_REGIMES
-                                          else "_" + "_".join(regime_names)) + ("_quick" if args.quick else "")
-    out = os.path.abspath(args.out or os.path.join(ROOT, "experiments_out", default_name))
-    figures_dir = os.path.abspath(args.figures or (os.path.join(out, "figures") if args.quick
-                                                    else os.path.join(ROOT, "docs", "figures", "mountaincar")))
+    from experiments.paths import output_dirs
+
+    default_name = "mountaincar_seeds" + ("" if tuple(regime_names) == DEFAULT_REGIMES else "_" + "_".join(regime_names))
+    out, figures_dir = output_dirs(default_name, args.quick, args.out, args.figures, "mountaincar")
     regimes, strategies = [], [s for s in args.strategies.split(",") if s]
     for name in regime_names:
         if name not in REGIMES:
