@@ -201,7 +201,7 @@ def _f(v, nd=1):
     return "–" if v is None else (f"{v:.{nd}f}" if isinstance(v, float) else str(v))
 
 
-def _per_seed_generation(row, a):
+def _per_seed_generation(row):
     """Seconds per generation of one seed: ours run all seeds in one program, Brax ES one seed."""
     spg = row["seconds_per_generation"]
     if spg is None or row["method"] == "brax_es":
@@ -234,7 +234,7 @@ def markdown(res, a, cmd, date, wall):
             per = ", ".join(f"{v:.0f}" for v in r["validated_return_per_seed"])
             lines.append(f"| {r['label']} | {r['validated_return_mean']:.1f} [{per}] | {_f(r['vendi_params'], 2)} | "
                          f"{_f(r['vendi_actions'], 2)} | {_f(r['vendi_trajectories'], 2)} | {_f(r['behaviours'])} | "
-                         f"{_f(r.get('repulsion_ratio_median'), 3)} | {_f(_per_seed_generation(r, a), 3)} | "
+                         f"{_f(r.get('repulsion_ratio_median'), 3)} | {_f(_per_seed_generation(r), 3)} | "
                          f"{_f(r['wall_time_s'], 0)} |")
         lines.append("")
     return "\n".join(lines)
