@@ -8,7 +8,7 @@ One command (from the repository root)::
 
 BO loop (what GPyOpt, the paper's library, does by default): a GP with an ARD Matern 5/2 kernel,
 learned noise and normalised targets, its hyperparameters refitted by maximum likelihood with
-restarts at every step (warm start + ``--gp-restarts`` random starts; policysearch.gp), Expected
+restarts at every step (warm start + ``--gp-restarts`` random starts; experiments/gennes/gp.py), Expected
 Improvement with jitter 0.01; the next query is the EI maximiser found by
 
 * ``gennes``: the project's GENNES strategy, one generator, N = 10 offspring, 20 (digits) / 30
@@ -60,7 +60,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from policysearch import gp, lbfgs  # noqa: E402
+from experiments.gennes import gp, lbfgs  # noqa: E402
 from policysearch.cli import ArgumentParser, fail  # noqa: E402
 
 METHODS = ("gennes", "lbfgs")

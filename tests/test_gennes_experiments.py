@@ -19,9 +19,12 @@ import pytest
 import scipy.linalg  # noqa: F401 - load scipy's OpenBLAS before limiting its threads
 from threadpoolctl import threadpool_limits
 
-from policysearch import gp, lbfgs
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # the experiments' shared code (experiments/gennes/) is not installed
+    sys.path.insert(0, ROOT)
+
+from experiments.gennes import gp, lbfgs  # noqa: E402
+
 _BLAS = threadpool_limits(1)
 
 
@@ -173,10 +176,23 @@ def test_table1_quick_end_to_end(table1, tmp_path):
         assert np.all(np.diff(curve, axis=1) <= 1e-9), m  # best so far never gets worse
     assert recs["lbfgs"]["float64"] and not recs["gennes"]["float64"]
     assert recs["gennes"]["init"] == "center" and recs["acma_es"]["init"] == "uniform"
-    # a second invocation reuses every finished run
+    # a second invocation reuses every finished run made with today's settings, reruns the others
+    # (here a GENNES run saved with another anneal) and adds an annealing variant to the table
+    stale = {**recs["gennes"], "settings": {**recs["gennes"]["settings"], "anneal": 0.5}}
+    (out / "runs" / "rastrigin-2" / "gennes.json").write_text(json.dumps(stale))
     assert table1.main(["--quick", "--functions", "rastrigin", "--dims", "2", "--evaluations", "200",
-                        "--methods", "lbfgs", "--out", str(out), "--figures", str(out / "fig")]) == 0
+                        "--methods", "lbfgs,gennes,gennes@budget", "--out", str(out), "--figures",
+                        str(out / "fig")]) == 0
     assert json.loads((out / "runs" / "rastrigin-2" / "lbfgs.json").read_text()) == recs["lbfgs"]
+    rerun = json.loads((out / "runs" / "rastrigin-2" / "gennes.json").read_text())
+    assert rerun["settings"] == recs["gennes"]["settings"] and rerun["regret_at"] == recs["gennes"]["regret_at"]
+    variant = json.loads((out / "runs" / "rastrigin-2" / "gennes@budget.json").read_text())
+    assert variant["settings"]["anneal"] == "budget" and variant["regret_at"] != recs["gennes"]["regret_at"]
+    md = (out / "table1.md").read_text()
+    assert "| Rastrigin-2 | sNES |" in md and "| Rastrigin-2 | GENNES (anneal budget) |" in md
+    ranks = json.loads((out / "table1.json").read_text())["mean_rank"]   # 5 methods on 1 problem
+    assert sorted(r[0] for r in ranks.values()) == [1, 2, 3, 4, 5] and "Mean rank" in md
+    assert (out / "fig" / "table1_regret_anneal.png").stat().st_size > 1000
 
 
 def test_bo_quick_end_to_end(tmp_path):
@@ -200,6 +216,7 @@ def test_bo_quick_end_to_end(tmp_path):
 
 @pytest.mark.parametrize("script,argv,needle", [
     ("gennes_table1", ["--methods", "gennes,nope"], "unknown method 'nope'"),
+    ("gennes_table1", ["--methods", "gennes@fast"], "strategy.anneal='fast' is invalid"),
     ("gennes_table1", ["--dims", "0"], "unknown dimension '0'"),
     ("gennes_table1", ["--functions", "step"], "unknown function 'step'"),
     ("gennes_bo", ["--tasks", "mnist"], "unknown task 'mnist'"),

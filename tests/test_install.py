@@ -84,6 +84,21 @@ def test_the_installed_package_ships_every_config_and_is_the_one_imported(instal
     assert {"train", "sample"} <= set(out["names"])
 
 
+def test_the_wheel_ships_every_module_of_the_checkout(installed):
+    """Package discovery (setup.py) finds every module: a sub-package without ``__init__.py`` or a
+    moved module would be missing from the install while the checkout's tests still pass."""
+    site, _, _ = installed
+
+    def modules(base):
+        return {os.path.relpath(os.path.join(d, f), base) for top in ("policysearch", "envs")
+                for d, _, fs in os.walk(os.path.join(base, top)) if "__pycache__" not in d
+                for f in fs if f.endswith(".py")}
+
+    repo = modules(ROOT)
+    assert "policysearch/density/base.py" in repo
+    assert repo - modules(str(site)) == set()
+
+
 def test_train_help_a_one_generation_run_and_evaluate_from_another_directory(installed):
     _, cwd, run = installed
     r = run("-m", "policysearch.train", "--help")

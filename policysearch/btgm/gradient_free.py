@@ -32,7 +32,7 @@ GF_METHODS = ("smc", "sv_cma_es")
 def tilted_target(base, f: Callable, beta: float, dim: int):
     """q_beta as a policysearch.density Target (log p + beta f, unnormalised), initialised
     from draws of p: what the project's samplers (runner.run_method) take."""
-    from policysearch.density.targets import Target
+    from policysearch.density.base import Target
 
     class TiltedTarget(Target):
         """q_beta as a density target: log p(x) + beta f(x) (unnormalised)."""

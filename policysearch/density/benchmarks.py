@@ -57,7 +57,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .targets import Target
+from .base import Target
 
 __all__ = ["BENCHMARK_NAMES", "BenchmarkFunction", "benchmark_formula"]
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from .metrics import mmd
 from .samplers import make_tempered_smc, run_mcmc
-from .targets import Target
+from .base import Target
 
 __all__ = ["GroundTruth", "ground_truth", "default_cache_dir", "cache_path", "grid_sample",
            "nuts_reference", "smc_reference", "grid_log_density"]

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .targets import Target
+from .base import Target
 
 __all__ = ["BayesianLogisticRegression", "load_dataset", "load_dataset_file", "DATASETS"]
 

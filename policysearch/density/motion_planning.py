@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .targets import Target
+from .base import Target
 
 __all__ = ["MotionPlanning"]
 

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .targets import Target  # noqa: E402
+from .base import Target  # noqa: E402
 
 __all__ = ["plot_samples", "plot_paths", "plot_curves", "plot_density_contour", "save"]
 

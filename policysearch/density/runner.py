@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .metrics import MMDToReference, ksd2_unbiased, median_bandwidth
-from .targets import Target
+from .base import Target
 
 __all__ = ["METHODS", "Method", "make_method", "make_method_from_config", "run_method",
            "SamplerRun", "EvosaxSVCMAES", "mmd_curve", "ksd_curve"]

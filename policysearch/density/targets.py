@@ -1,40 +1,27 @@
-"""Synthetic target densities for sampling experiments.
-
-Every target is an (unnormalised, unless ``normalized``) log-density ``log_prob(x)`` on a single
-point ``x: float[dim]``; the batched views accept any leading shape ``[..., dim]``:
-
-* ``log_prob_batch(x)``  -> ``[...]``
-* ``score(x)`` / ``score_batch(x)`` -> gradient of the log-density (autodiff)
-* ``fitness(x)`` -> ``-log_prob_batch(x)``; the view the strategies MINIMISE
-  (``p(x) ∝ exp(-f(x))``).
-
-Targets with an exact sampler implement ``sample(key, n)``. Each target names the way its
-ground truth is obtained (``ground_truth_method``: ``exact``, ``grid`` (2-D), ``nuts`` or
-``smc``); see :mod:`policysearch.density.ground_truth`.
-
-``params()`` returns a JSON-able dict that, with the class name, identifies the density; its
-hash names the ground-truth cache files.
+"""The synthetic 2-D / n-D targets and the registry of every target by name (:func:`make_target`).
 
 Targets in this module: :class:`GaussianMixture` (random or given modes/weights, any dimension;
 also the 8- and 25-Gaussians layouts), :class:`DoubleBanana`, :class:`Funnel`, :class:`Rings`.
 Motion planning lives in :mod:`policysearch.density.motion_planning`, Bayesian logistic
-regression in :mod:`policysearch.density.logreg`; :func:`make_target` builds any of them by name.
-The optimisation benchmarks (rastrigin, ackley, styblinski, schwefel, alpine1, step) live in
-:mod:`policysearch.density.benchmarks`.
+regression in :mod:`policysearch.density.logreg`, the optimisation benchmarks (rastrigin, ackley,
+styblinski, schwefel, alpine1, step) in :mod:`policysearch.density.benchmarks`; the base type
+:class:`Target` and its contract in :mod:`policysearch.density.base` (re-exported here).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 from scipy.stats import chi2
+
+from .base import Target
+from .benchmarks import BenchmarkFunction
+from .logreg import BayesianLogisticRegression
+from .motion_planning import MotionPlanning
 
 __all__ = [
     "Target",
@@ -47,101 +34,6 @@ __all__ = [
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (np.ndarray, jax.Array)):
-        return np.round(np.asarray(v, dtype=np.float64), 10).tolist()
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(u) for u in v]
-    if isinstance(v, dict):
-        return {k: _jsonable(u) for k, u in v.items()}
-    if isinstance(v, (np.floating, float)):
-        return round(float(v), 10)
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
-
-
-class Target:
-    """Base class of the synthetic targets (see module docstring for the contract)."""
-
-    name: str = "target"
-    dim: int = 0
-    #: True when ``log_prob`` includes the normalising constant.
-    normalized: bool = False
-    #: "exact", "grid", "nuts" or "smc"
-    ground_truth_method: str = "nuts"
-    #: ((xmin, xmax), (ymin, ymax)) for figures of 2-D targets (or 2-D projections)
-    plot_bounds: tuple | None = None
-    #: initial particles ~ N(init_mean, init_std^2 I)
-    init_std: float = 1.0
-
-    # --- to implement -------------------------------------------------------------------
-    def log_prob(self, x: jax.Array) -> jax.Array:
-        raise NotImplementedError
-
-    def params(self) -> dict:
-        raise NotImplementedError
-
-    # --- optional ------------------------------------------------------------------------
-    @property
-    def has_exact_sampler(self) -> bool:
-        return type(self).sample is not Target.sample
-
-    def sample(self, key: jax.Array, n: int) -> jax.Array:
-        raise NotImplementedError(f"target '{self.name}' has no exact sampler")
-
-    @property
-    def init_mean(self) -> jax.Array:
-        return jnp.zeros(self.dim)
-
-    def init_particles(self, key: jax.Array, n: int) -> jax.Array:
-        """Initial particles for the strategies: N(init_mean, init_std^2 I), shape [n, dim]."""
-        return self.init_mean + self.init_std * jax.random.normal(key, (n, self.dim))
-
-    #: number of modes when the target has labelled modes (mixtures, rings, motion planning)
-    num_modes: int | None = None
-
-    def mode_labels(self, x: jax.Array) -> jax.Array:
-        """Mode index of each point of ``x [..., dim]`` (-1: far from every mode)."""
-        raise NotImplementedError(f"target '{self.name}' has no labelled modes")
-
-    def mode_weights(self) -> np.ndarray | None:
-        """True probability mass of each mode, when known in closed form."""
-        return None
-
-    # --- derived views -------------------------------------------------------------------
-    def params_hash(self) -> str:
-        blob = json.dumps({"class": type(self).__name__, "params": _jsonable(self.params())},
-                          sort_keys=True)
-        return hashlib.sha1(blob.encode()).hexdigest()[:12]
-
-    def _batched(self, fn, x):
-        x = jnp.asarray(x)
-        lead = x.shape[:-1]
-        cache = self.__dict__.setdefault("_jit_cache", {})
-        name = fn.__name__
-        if name not in cache:
-            cache[name] = jax.jit(jax.vmap(fn))   # one compiled program per view and shape
-        out = cache[name](x.reshape((-1, x.shape[-1])))
-        return out.reshape(lead + out.shape[1:])
-
-    def log_prob_batch(self, x: jax.Array) -> jax.Array:
-        return self._batched(self.log_prob, x)
-
-    def score(self, x: jax.Array) -> jax.Array:
-        return jax.grad(self.log_prob)(x)
-
-    def score_batch(self, x: jax.Array) -> jax.Array:
-        return self._batched(self.score, x)
-
-    def fitness(self, x: jax.Array) -> jax.Array:
-        """f(x) = -log p(x) (up to a constant), batched over leading axes; strategies minimise f."""
-        return -self.log_prob_batch(x)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, dim={self.dim})"
 
 
 # =========================================================================================
@@ -438,13 +330,7 @@ def _make_gmm_nd(**kw):
     return _make_gmm(**kw)
 
 
-def _make_motion_planning(**kw):
-    from .motion_planning import MotionPlanning
-    return MotionPlanning(**kw)
-
-
 def _make_logreg(**kw):
-    from .logreg import BayesianLogisticRegression
     return BayesianLogisticRegression.from_dataset(**kw)
 
 
@@ -456,16 +342,13 @@ _REGISTRY = {
     "double_banana": lambda **kw: DoubleBanana(**kw),
     "funnel": lambda **kw: Funnel(**kw),
     "rings": lambda **kw: Rings(**kw),
-    "motion_planning": _make_motion_planning,
+    "motion_planning": lambda **kw: MotionPlanning(**kw),
     "logreg": _make_logreg,
 }
 
 
 def _make_benchmark(function):
-    def make(**kw):
-        from .benchmarks import BenchmarkFunction
-        return BenchmarkFunction(function, **kw)
-    return make
+    return lambda **kw: BenchmarkFunction(function, **kw)
 
 
 # optimisation benchmarks (GENNES paper; f = fitness, log_prob = -f, a box domain, f* = 0):

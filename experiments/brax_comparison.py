@@ -1,9 +1,9 @@
 """Brax comparison at equal evaluation budgets: SV-CMA-ES (parameter kernel), SV-CMA-ES (action
 kernel), MP-CMA-ES, CMA-ES (our main job) and OpenAI-ES (Brax's own trainer, brax.training.agents.es).
 
-    python experiments/benchmarks/brax_comparison.py                      # CPU settings (below)
-    python experiments/benchmarks/brax_comparison.py --envs hopper --seeds 1 --generations 3   # smoke
-    python experiments/benchmarks/brax_comparison.py --episode-length 1000 --backend generalized \
+    python experiments/brax_comparison.py                      # CPU settings (below)
+    python experiments/brax_comparison.py --envs hopper --seeds 1 --generations 3   # smoke
+    python experiments/brax_comparison.py --episode-length 1000 --backend generalized \
         --particles 16 --offspring 64 --generations 80 --out experiments_out/brax_comparison_gpu  # GPU
 
 Every method gets the same policy evaluations per generation (``--particles x --offspring``;
@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
@@ -298,7 +298,7 @@ def main(argv=None):
     from policysearch import compile_cache
 
     compile_cache.enable()
-    cmd = "python experiments/benchmarks/brax_comparison.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = "python experiments/brax_comparison.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if a.render_only:
         with open(os.path.join(a.out, "brax_comparison.json")) as f:
             saved = json.load(f)

@@ -6,7 +6,7 @@ random selection, ``sigma sqrt(d / mu_eff)``. Printed per generation: the mean p
 size sigma, the median repulsion step ``|rep_i|`` and its ratio to ``sigma sqrt(d / mu_eff)``,
 with the cap off (``repulsion_clip=inf``, the library default) and on (1, the config default).
 
-    python experiments/benchmarks/repulsion_scale.py [--env ant --init-scale 0.1 --sigma 0.05]
+    python experiments/repulsion_scale.py [--env ant --init-scale 0.1 --sigma 0.05]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import math
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 

@@ -7,9 +7,9 @@ reported: mean distance of particle means to their nearest mode (over particles 
 
 Every method runs as one compiled program: lax.scan over generations, vmap over seeds.
 
-    python benchmarks/gmm_coverage.py                 # the table for RESULTS.md (seeds 0..49)
-    python benchmarks/gmm_coverage.py --sweep         # default selection sweep on held-out seeds
-    python benchmarks/gmm_coverage.py --seeds 50 --generations 200 --seed-offset 0
+    python experiments/gmm_coverage.py                 # the table for RESULTS.md (seeds 0..49)
+    python experiments/gmm_coverage.py --sweep         # default selection sweep on held-out seeds
+    python experiments/gmm_coverage.py --seeds 50 --generations 200 --seed-offset 0
 
 Budget: SV-CMA-ES / CMA-ES / SVGD-es evaluate 8 x 8 points per generation; SVGD-autodiff
 evaluates 8 gradients per generation (it needs the analytic gradient, the others do not).

@@ -10,7 +10,7 @@ centre sits from G(0)) and the total second moment, for three output-layer scale
 * ``project``: policysearch.strategies.gennes, init_spread beta = 1 (lambda measured on 512 noise
   draws at init).
 
-    python benchmarks/gennes_init_spread.py [--dims 10 30 100] [--generators 64]
+    python experiments/gennes_init_spread.py [--dims 10 30 100] [--generators 64]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def stats(theta, u):
 
 
 def main(argv=None):
-    ap = ArgumentParser(prog="benchmarks/gennes_init_spread.py", description=__doc__.splitlines()[0])
+    ap = ArgumentParser(prog="experiments/gennes_init_spread.py", description=__doc__.splitlines()[0])
     ap.add_argument("--dims", type=int, nargs="+", default=[10, 30, 100])
     ap.add_argument("--generators", type=int, default=64)
     ap.add_argument("--noise", type=int, default=2000, help="noise draws per generator")

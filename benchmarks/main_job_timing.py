@@ -1,7 +1,7 @@
 """Where a main-job run's time goes: imports, setup, loop, validation, export, report; within
 each, tracing, XLA compilation, compile-cache reads and the rest (compute + host work).
 
-    python experiments/benchmarks/main_job_timing.py [--repeats 1] [-- train overrides ...]
+    python benchmarks/main_job_timing.py [--repeats 1] [-- train overrides ...]
 
 Each case runs ``policysearch.train`` in a fresh subprocess (so imports and in-process caches
 count as they do for a user): ``cold`` with an empty persistent compile cache, ``warm`` the same
@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = ("__init__", "resume", "loop", "decide", "validate", "export", "summary", "report")
 # `decide` runs inside `loop` after every chunk (the early-stop validation); its seconds are also
 # in the loop's wall time and are shown as the loop's "of which validation".
@@ -148,7 +148,7 @@ def main(argv=None):
                                    name.replace(": ", "_").replace(", ", "_").replace(" ", "_"), min_s)
             print(f"{name}: {cases[name]['subprocess_s']:.1f} s", flush=True)
     md = table_md(cases)
-    cmd = "python experiments/benchmarks/main_job_timing.py" + (" --before" if a.before else "") + ((" -- " + " ".join(a.overrides)) if a.overrides else "")
+    cmd = "python benchmarks/main_job_timing.py" + (" --before" if a.before else "") + ((" -- " + " ".join(a.overrides)) if a.overrides else "")
     text = f"Command: `{cmd}`\n\nSeconds per step (trace / XLA compile / compile-cache reads inside it):\n\n{md}\n"
     with open(os.path.join(a.out, "main_job_timing.md"), "w") as f:
         f.write(text)

@@ -1,7 +1,7 @@
 """Runtime of the samplers on Bayesian logistic regression with the shapes of the slides' data
 sets, German credit (1000 x 24) and covtype (581,012 x 54), on SYNTHETIC data.
 
-    python experiments/benchmarks/logreg_runtime.py [--datasets credit covtype] [--covtype-generations 2]
+    python benchmarks/logreg_runtime.py [--datasets credit covtype] [--covtype-generations 2]
 
 Neither data set ships with an installed package (policysearch/density/logreg.py reads the real
 files with ``path=...``); the runtime depends on the data's shape only, so this script draws
@@ -24,7 +24,7 @@ import json
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPES = {"credit": (1000, 24), "covtype": (581_012, 54)}
 METHODS = ("sv_cma_es", "mp_cma_es", "evosax_sv_cma_es", "svgd", "svgd_es")
 BUDGET = 38_400  # 32 particles x 8 offspring x 150 generations (experiments/density_sampling.py)
