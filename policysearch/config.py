@@ -21,6 +21,8 @@ from .cli import UsageError, prepare_out_dir
 RESUME_CHANGEABLE = ("resume", "generations", "logger", "report", "progress", "early_stop",
                      "early_stop_margin", "checkpoint_every")
 STRATEGY_SIZE_KEYS = ("name", "num_particles", "pop_size")
+# static keys that decide which numeric params a strategy has (evosax: the algorithm)
+PARAMS_SHAPING_KEYS = ("algorithm",)
 # The main job's defaults where they differ from the library's (which the density CLI and the
 # evosax parity keep): SV-CMA-ES's repulsion capped at one CMA mean step and Liu & Wang's
 # bandwidth (RESULTS.md "Function-space repulsion ..." and "MountainCar seeds experiment").
@@ -55,6 +57,8 @@ class RunSpec:
     write_report: bool
     progress_bar: bool
     checkpoint_every: int
+    archive_spec: Any = None  # qd.ArchiveSpec of the per-seed QD archive, None without one
+
 
     @property
     def evals_per_generation(self) -> int:
@@ -105,11 +109,24 @@ def make_policy(policy_cfg, env, default_normalize: bool = False):
         raise ConfigError(f"policy: {exc}") from None
 
 
+def _replace_nested(struct_, values: dict, prefix: str):
+    """``struct_.replace(**values)`` (nulls dropped), each key a field and each value a number."""
+    names = [f.name for f in dataclasses.fields(struct_)]
+    values = {k: v for k, v in values.items() if v is not None}
+    for k, v in values.items():
+        if k not in names:
+            raise ConfigError(f"{prefix}.{k} is not a parameter here; valid: {', '.join(names) or '(none)'}")
+        if not isinstance(v, (int, float)):  # bools pass: flags such as DifferentialEvolution's elitism
+            raise ConfigError(f"{prefix}.{k}={v!r} is invalid: must be a number")
+    return struct_.replace(**values)
+
+
 def make_strategy(strategy_cfg, dim: int, generations: int | None = None):
     """(strategy, params) from a strategy config group entry and the search dimension.
 
     null values mean "the library default". `num_generations` (the gamma(t) horizon) defaults
-    to the run's number of generations.
+    to the run's number of generations; a strategy's `resolve_config` turns schedule values tied
+    to the run's length (GENNES's `anneal: budget`) into numbers.
     """
     from . import strategies
 
@@ -120,12 +137,17 @@ def make_strategy(strategy_cfg, dim: int, generations: int | None = None):
     pop_size = s.get("pop_size")
     extra = {k: v for k, v in s.items() if k not in STRATEGY_SIZE_KEYS and v is not None}
     try:
-        probe = strategies.make(name, num_particles=num_particles, pop_size=pop_size, dim=dim)
+        probe_static = {k: extra[k] for k in PARAMS_SHAPING_KEYS if k in extra}
+        probe = strategies.make(name, num_particles=num_particles, pop_size=pop_size, dim=dim, **probe_static)
         fields = {f.name for f in dataclasses.fields(probe.default_params)}
         static = {k: v for k, v in extra.items() if k not in fields}
         numeric = {k: v for k, v in extra.items() if k in fields}
+        if hasattr(probe, "resolve_config"):  # e.g. GENNES's anneal: budget (from the generations)
+            numeric = probe.resolve_config(numeric, generations)
         for k, v in numeric.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if isinstance(v, dict):  # a nested params struct: evosax's Params (strategy.params.<field>)
+                numeric[k] = _replace_nested(getattr(probe.default_params, k), v, f"strategy.{k}")
+            elif isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ConfigError(f"strategy.{k}={v!r} is invalid: must be a number")
         if generations is not None and "num_generations" in fields:
             numeric.setdefault("num_generations", float(generations))
@@ -136,11 +158,38 @@ def make_strategy(strategy_cfg, dim: int, generations: int | None = None):
         params = strategy.default_params.replace(**numeric)
         if hasattr(strategy, "check_params"):
             strategy.check_params(params)
+    except ConfigError:
+        raise
     except TypeError as exc:
         raise ConfigError(f"strategy {name!r}: unknown option ({exc})") from None
     except ValueError as exc:
         raise ConfigError(f"strategy.{exc}" if not str(exc).startswith("unknown") else str(exc)) from None
     return strategy, params
+
+
+def make_archive_spec(cfg, env):
+    """The run's QD archive from the `qd:` block (docs/qd.md); None when off or the env has no
+    behaviour descriptor (a one-line warning then)."""
+    import sys
+
+    from .qd import archive_spec
+
+    qd = cfg.get("qd", None)
+    if qd is None or not qd.get("enabled", True):
+        return None
+    if not getattr(env, "descriptor_names", ()):
+        print(f"warning: env {env.name!r} defines no behaviour descriptor; the run has no QD archive",
+              file=sys.stderr)
+        return None
+    names = qd.get("descriptors", None)
+    if names is not None and not isinstance(names, str):
+        names = list(names)
+    elif isinstance(names, str):
+        names = [names]
+    try:
+        return archive_spec(env, qd.get("cells", 1024), names)
+    except ValueError as exc:
+        raise ConfigError(f"qd.{exc}") from None
 
 
 def build(cfg: DictConfig) -> RunSpec:
@@ -157,6 +206,7 @@ def build(cfg: DictConfig) -> RunSpec:
     env = make_env(cfg.env)
     policy = make_policy(cfg.policy, env, bool(cfg.env.get("normalize_observations", False)))
     strategy, params = make_strategy(cfg.strategy, policy.num_params, generations)
+    archive = make_archive_spec(cfg, env)
     if getattr(strategy, "needs_gradients", False):
         raise ConfigError(f"strategy {cfg.strategy.name!r} needs gradients of the objective and episode returns "
                           "have none; use a gradient-free strategy (sv_cma_es, cma_es, mp_cma_es, svgd)")
@@ -192,6 +242,7 @@ def build(cfg: DictConfig) -> RunSpec:
         validation_episodes=validation_episodes, init_scale=init_scale,
         solve_threshold=solve_threshold, write_report=bool(cfg.report),
         progress_bar=bool(cfg.progress), checkpoint_every=checkpoint_every,
+        archive_spec=archive,
     )
 
 

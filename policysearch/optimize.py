@@ -121,17 +121,23 @@ def build(cfg: DictConfig, overrides: list[str] | None = None) -> Problem:
     apply_strategy_defaults(cfg, cfg.get("strategy_defaults"), overrides)
     scfg = OmegaConf.to_container(cfg.strategy, resolve=True)
     sname, source = scfg.get("name"), scfg.get("source")
+    # the run's length before the strategy exists: schedules tied to it (GENNES's anneal: budget)
+    sizes = (scfg.get("num_particles"),
+             1 if sname == "svgd" and source in ("autodiff", "surrogate") else scfg.get("pop_size"))
+    run_gens = None   # bad sizes: make_strategy reports them
+    if all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes):
+        run_gens = max(1, run_length(budget, sizes[0] * sizes[1], updates)[0])
     if sname == "svgd" and source in ("autodiff", "surrogate"):
         # config.make_strategy probes the params with the default source ("es", pop_size >= 2);
         # build that, then switch to the source that evaluates the particles themselves
-        strategy, params = make_strategy({**scfg, "source": "es", "pop_size": 2}, dim)
+        strategy, params = make_strategy({**scfg, "source": "es", "pop_size": 2}, dim, run_gens)
         try:
             strategy = dataclasses.replace(strategy, source=source, pop_size=1,
                                            objective=target.log_prob if source == "autodiff" else None)
         except ValueError as exc:   # each fold differentiates its own translated f (_fold_strategy)
             raise ConfigError(f"strategy.{exc}") from None
     else:
-        strategy, params = make_strategy(scfg, dim)
+        strategy, params = make_strategy(scfg, dim, run_gens)
     if needs_gradients(strategy) and not target.differentiable:
         diff = [n for n in BENCHMARK_NAMES if BenchmarkFunction(n, dim=1, shift=0.0).differentiable]
         raise OptimizeConfigError(
@@ -159,14 +165,27 @@ def build(cfg: DictConfig, overrides: list[str] | None = None) -> Problem:
             raise ConfigError(f"strategy.{exc}") from None
 
     epg = strategy.num_particles * strategy.pop_size
-    gens = budget // epg
-    if gens < 1:
+    if budget < epg:
         raise OptimizeConfigError(f"evaluations={budget} is below one generation ({epg} evaluations)")
-    chunk = max(1, gens // updates)
+    gens, chunk = run_length(budget, epg, updates)
     if init == "auto":
         init = "center" if sname == "gennes" else "uniform"
     settings = {k: v for k, v in scfg.items() if k != "objective"}
-    return Problem(target, strategy, params, sname, folds, seed, (gens // chunk) * chunk, chunk, init, settings)
+    return Problem(target, strategy, params, sname, folds, seed, gens, chunk, init, settings)
+
+
+def run_length(budget: int, evals_per_generation: int, updates: int) -> tuple[int, int]:
+    """(generations run, generations per compiled chunk): the budget's generations rounded down
+    to a multiple of ``updates`` chunks."""
+    gens = budget // evals_per_generation
+    chunk = max(1, gens // updates)
+    return (gens // chunk) * chunk, chunk
+
+
+def _params_json(params) -> dict:
+    """Numeric params as JSON; nested structs (the evosax adapter's ``params``) as dicts, CMA-ES constants left out."""
+    return {f.name: _params_json(v) if dataclasses.is_dataclass(v) else np.asarray(v).tolist()
+            for f in dataclasses.fields(params) if f.name != "cma" for v in [getattr(params, f.name)]}
 
 
 # ----------------------------------------------------------------------------- compiled run
@@ -290,8 +309,7 @@ def summarise(problem: Problem, res: dict, fold_ids) -> dict:
         "pop_size": int(problem.strategy.pop_size), "evaluations_per_generation": epg,
         "generations": gens, "evaluations": gens * epg, "folds": list(fold_ids), "seed": problem.seed,
         "init": problem.init, "gradients": problem.needs_gradients, "strategy_settings": problem.settings,
-        "strategy_params": {f.name: np.asarray(getattr(problem.params, f.name)).tolist()
-                            for f in dataclasses.fields(problem.params) if f.name != "cma"},
+        "strategy_params": _params_json(problem.params),
         "final_regret": {"mean": float(regret[:, -1].mean()), "median": float(np.median(regret[:, -1])),
                          "per_fold": regret[:, -1].tolist()},
         "regret_at": at,

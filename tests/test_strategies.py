@@ -460,7 +460,7 @@ def test_bad_params_and_x0_raise_before_compiling():
 
 
 def test_registry_names():
-    assert STRATEGY_NAMES == ("sv_cma_es", "cma_es", "mp_cma_es", "svgd", "gennes")
+    assert STRATEGY_NAMES == ("sv_cma_es", "cma_es", "mp_cma_es", "svgd", "gennes", "evosax")
     assert make("mp_cma_es", 3, 4, 2).repulsion is False
     assert make("sv_cma_es", 3, 4, 2).repulsion is True
     assert make("cma_es", 1, 4, 2).num_particles == 1

@@ -180,6 +180,11 @@ def make_method_from_config(strategy_cfg: dict, target: Target, num_generations:
     if name == "gennes":   # an optimiser (its particles collapse onto minima), not a sampler
         raise ValueError("gennes is an optimiser, not a sampler: use python -m policysearch.optimize; "
                          "samplers: sv_cma_es, mp_cma_es, cma_es, svgd")
+    if name == "evosax":  # its params depend on the algorithm: the main job's routing
+        from policysearch.config import make_strategy
+
+        strat, params = make_strategy({"name": name, "num_particles": rho, "pop_size": m, **extra}, target.dim)
+        return Method(name, strat, params, strat.num_particles * strat.pop_size)
     pcls = strategies.SVGDParams if name == "svgd" else strategies.SVCMAESParams
     fields = {f.name for f in dataclasses.fields(pcls)}
     static = {k: v for k, v in extra.items() if k not in fields}

@@ -45,7 +45,7 @@ layer; the sum is measured on ``INIT_PROBES`` noise draws at init (one forward p
 The paper's eq. 9, lambda^2 nu^2 = beta^2 / (h 0.3^n) (nu^2 = a0^2 / 3), does not depend on p, but
 the spread does (Glorot's first layer has variance 2 / (p + h), not the 1/p the derivation
 assumes; 0.3 is a plain ReLU's variance where a leaky ReLU's second moment, 0.52, belongs):
-measured by benchmarks/gennes_init_spread.py for beta = 1, eq. 9 gives a spread over u of 1.00
+measured by experiments/gennes_init_spread.py for beta = 1, eq. 9 gives a spread over u of 1.00
 at p = 10 (the errors cancel), 1.62 at p = 30 and 2.45 at p = 100; the measured lambda gives
 1.00 at every p. The rectified activations also have a non-zero mean over u, so the initial
 distribution's centre sits at a random offset from G(0) of about 1.2 beta per pre-tanh
@@ -62,8 +62,13 @@ The best point seen is ``state.best_solution`` (what the paper returns), per gen
 +inf, as for every strategy).
 
 Numeric hyperparameters (traced, :class:`GENNESParams`): learning_rate (Adam, 1e-4: the authors'
-code; the paper gives none), noise_init a0 (2), anneal alpha (0.99), init_spread beta (1),
-lower / upper (domain, scalars or [d]; default [-1, 1]).
+code; the paper gives none), noise_init a0 (2), anneal alpha (0.99: app. A.2 and the authors'
+code), init_spread beta (1), lower / upper (domain, scalars or [d]; default [-1, 1]).
+
+Budget-aware annealing: a config may give ``anneal: budget``; :meth:`GENNES.resolve_config`
+replaces it by :func:`budget_anneal` of the run's generations (a reaches 1 % of a0 at the end of
+the budget; 0.99 reaches it after ~460 generations, which stalls longer runs: RESULTS.md, "GENNES:
+annealing sensitivity"). The value is still an ordinary traced alpha.
 """
 
 from __future__ import annotations
@@ -81,12 +86,22 @@ from flax import struct
 
 from policysearch.strategies import base
 
-__all__ = ["GENNES", "GENNESParams", "GENNESState", "generator_apply", "hidden_apply"]
+__all__ = ["GENNES", "GENNESParams", "GENNESState", "budget_anneal", "generator_apply", "hidden_apply"]
 
 #: noise draws per generator used at init to set the output-layer scale (safe initialisation)
 INIT_PROBES = 512
 
 _TRUNC_STD = 0.8796256610342398  # std of a standard normal truncated at +-2
+
+#: ``anneal: budget``: the noise half-width reaches this fraction of a0 at the end of the run
+BUDGET_ANNEAL_FLOOR = 0.01
+
+
+def budget_anneal(generations: int, floor: float = BUDGET_ANNEAL_FLOOR) -> float:
+    """alpha = floor^(1 / generations): a0 alpha^generations = floor a0 at the end of the budget."""
+    if isinstance(generations, bool) or not isinstance(generations, (int, np.integer)) or generations < 1:
+        raise ValueError(f"generations={generations!r} is invalid: must be an integer >= 1")
+    return float(floor ** (1.0 / generations))
 
 
 @struct.dataclass
@@ -191,11 +206,25 @@ class GENNES:
         return GENNESParams(
             learning_rate=f32(1e-4),
             noise_init=f32(2.0),
+            # 0.99: app. A.2 and the authors' code (a strategy does not know the run's length; the
+            # optimize CLI's default is `anneal: budget`, RESULTS.md "GENNES: annealing sensitivity")
             anneal=f32(0.99),
             init_spread=f32(1.0),
             lower=f32(-1.0),
             upper=f32(1.0),
         )
+
+    def resolve_config(self, values: dict, generations: int | None) -> dict:
+        """Config values -> numeric params: ``anneal: budget`` becomes :func:`budget_anneal` of the
+        run's ``generations`` (config.make_strategy calls this before any check)."""
+        a = values.get("anneal")
+        if not isinstance(a, str):
+            return values
+        if a != "budget":
+            raise ValueError(f"anneal={a!r} is invalid: must be a number in (0, 1] or 'budget'")
+        if generations is None:
+            raise ValueError("anneal='budget' needs the run's number of generations; give a number in (0, 1]")
+        return {**values, "anneal": budget_anneal(generations)}
 
     def check_params(self, params: GENNESParams) -> None:
         base.check_params_positive(params, ("learning_rate", "noise_init", "anneal", "init_spread"))

@@ -13,7 +13,9 @@ One generation (``ask`` then ``tell``):
 Options beyond the paper: ``kernel_space="actions"`` computes the kernel on a generic embedding
 ``embed(means, context)`` of the particles (for policies: their actions at probe observations,
 ``kernels.ActionEmbedding``; the caller passes ``context`` to ``tell``), see
-``kernels.embedded_repulsion``; ``params.repulsion_clip`` caps each particle's repulsion step at
+``kernels.embedded_repulsion``, with the median bandwidth floored at 1 % of the embedding's
+coordinate scale (behaviourally identical particles give a small, finite push, not float noise
+times 1/h^2); ``params.repulsion_clip`` caps each particle's repulsion step at
 ``repulsion_clip * sigma_i * sqrt(d / mu_eff)`` (the length of a CMA mean step under random
 selection; ``inf``, the library default, never clips). docs/strategies.md gives the evidence.
 
@@ -46,7 +48,7 @@ from policysearch.strategies import base
 __all__ = ["SVCMAESParams", "SVCMAESState", "SVCMAES", "MPCMAES", "DEFAULT_SCHEDULE",
            "DEFAULT_BANDWIDTH", "DEFAULT_ALPHA", "DEFAULT_BANDWIDTH_SCALE"]
 
-# Defaults chosen with benchmarks/gmm_coverage.py; see docs/strategies.md ("Strategies").
+# Defaults chosen with experiments/gmm_coverage.py; see docs/strategies.md ("Strategies").
 DEFAULT_SCHEDULE = "linear"
 DEFAULT_BANDWIDTH = "median"
 SAMPLINGS = ("symmetric", "eigen")
@@ -292,7 +294,7 @@ class SVCMAES:
             else:
                 embed = self._embed_fn(embed_context)
                 rep, h = kernels.embedded_repulsion(mean, embed, self.bandwidth, params.kernel_std,
-                                                    params.bandwidth_scale)
+                                                    params.bandwidth_scale, self._coordinate_scale)
                 rep = (gamma / rho) * rep
             w_pos = jnp.where(cma.weights > 0.0, cma.weights, 0.0)
             mu_eff = jnp.sum(w_pos) ** 2 / jnp.sum(jnp.square(w_pos))
@@ -359,6 +361,11 @@ class SVCMAES:
             raise ValueError("kernel_space='actions' needs an embed function and tell(..., embed_context=...); "
                              "the RL runner provides both (density and optimisation use kernel_space=parameters)")
         return lambda x: self.embed(x, embed_context)
+
+    @property
+    def _coordinate_scale(self):
+        """The embedding's coordinate scale (bandwidth floor, ``kernels.embedding_bandwidth_floor``)."""
+        return getattr(self.embed, "coordinate_scale", None)
 
     def _use_low_memory(self) -> bool:
         """Trace-time choice: one particle at a time, in place (see ``low_memory``)."""

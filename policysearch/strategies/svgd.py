@@ -23,7 +23,8 @@ through an optax optimiser applied to ``-phi`` (as blackjax does). Gradient sour
 Kernel space (static): ``"parameters"`` (the RBF on the particles) or ``"actions"``: the RBF on
 a generic embedding ``embed(x, context)`` of the particles (for policies, their actions at probe
 observations), with the repulsion pulled back by a vector-Jacobian product through ``embed``
-(``kernels.embedded_svgd_direction``; sources ``"autodiff"`` and ``"es"``).
+(``kernels.embedded_svgd_direction``; sources ``"autodiff"`` and ``"es"``); the median bandwidth
+there is floored at 1 % of the embedding's coordinate scale (``kernels.embedding_bandwidth_floor``).
 
 Optimisers (static name; the learning rate is ``params.learning_rate``, traced):
 ``"adagrad_momentum"`` (default; Liu & Wang's reference code: ``hist = g^2`` at the first step,
@@ -254,7 +255,7 @@ class SVGD:
                 raise ValueError("kernel_space='actions' needs an embed function and tell(..., embed_context=...)")
             phi, h = kernels.embedded_svgd_direction(
                 x, grad_logp, lambda z: self.embed(z, embed_context), self.bandwidth, params.kernel_std,
-                params.bandwidth_scale, params.repulsion)
+                params.bandwidth_scale, params.repulsion, getattr(self.embed, "coordinate_scale", None))
         elif self.source != "surrogate":
             h = kernels.bandwidth(x, self.bandwidth, params.kernel_std, params.bandwidth_scale)
             phi = kernels.svgd_direction(x, grad_logp, h, params.repulsion)
