@@ -6,6 +6,7 @@ One command (from the repository root)::
     python experiments/gennes_table1.py --quick    # smoke run: rastrigin + ackley, d = 3, 2 folds, 1000 evaluations
     python experiments/gennes_table1.py --methods lbfgs          # one method only (e.g. a second process)
     python experiments/gennes_table1.py --shift 2 --out experiments_out/gennes_table1_shift2   # stress test
+    python experiments/gennes_table1.py --methods gennes@0.99,gennes@budget --out experiments_out/gennes_anneal
 
 Problems: Rastrigin, Ackley, Styblinski-Tang, Schwefel 2.26 (the paper's four) and Alpine1 at
 d = 10 and 30 (policysearch.density.benchmarks: corrected formulas, f* = 0, the optimum translated
@@ -14,14 +15,18 @@ folds (translations from ``policysearch.optimize.fold_inputs``) and 20 evaluatio
 a value + gradient at a point counts as one evaluation (the paper's rule). Methods:
 
 * ``gennes``    the project's GENNES (policysearch.strategies.gennes): one generator, N = 20,
-                generator started at the domain centre, Adam 1e-4, a <- 0.99 a (authors' code).
+                generator started at the domain centre, Adam 1e-4, the optimize config's ``anneal:
+                budget`` (a at 1 % of a0 when the budget ends; RESULTS.md's Table 1 ran 0.99, the
+                authors' value and the default until 2026-12-02).
 * ``lbfgs``     repeated L-BFGS-B (scipy; bounds = domain; restarts uniform in the domain until the
-                budget is spent; float64 ``jax.value_and_grad``; nfev counted): policysearch.lbfgs.
+                budget is spent; float64 ``jax.value_and_grad``; nfev counted): experiments/gennes/lbfgs.py.
 * ``snes``      evosax SNES, population 20, mean uniform in the domain, std = domain width / 4.
 * ``acma_es``   evosax CMA_ES (negative recombination weights = active CMA), same settings.
 * ``sv_cma_es`` the project's SV-CMA-ES, 4 particles x 5 offspring, sigma = width / 4 (extra column).
 * ``svgd``      the project's SVGD with autodiff gradients, 20 particles, adagrad-momentum step
                 0.1 x (domain half-width / 3) (extra column).
+* ``gennes@<a>`` GENNES with ``strategy.anneal=<a>``: a number in (0, 1] or ``budget`` (a reaches
+                1 % of a0 at the end of the budget); the annealing-sensitivity study.
 
 All but ``lbfgs`` run through ``policysearch.optimize.run_folds``: the folds vmapped in one compiled
 program per method / function / dimension, ``lax.scan`` over generations. evosax's algorithms enter
@@ -71,6 +76,8 @@ METHODS = ("gennes", "lbfgs", "snes", "acma_es", "sv_cma_es", "svgd")
 LABELS = {"gennes": "GENNES", "lbfgs": "L-BFGS", "snes": "sNES", "acma_es": "aCMA-ES",
           "sv_cma_es": "SV-CMA-ES", "svgd": "SVGD (autodiff)"}
 PAPER_METHODS = ("gennes", "lbfgs", "snes", "acma_es")
+#: ``gennes@<anneal>``: GENNES with that annealing setting (a number or "budget")
+VARIANT = "gennes@"
 FUNCTIONS = ("rastrigin", "ackley", "styblinski", "schwefel", "alpine1")
 TITLES = {"rastrigin": "Rastrigin", "ackley": "Ackley", "styblinski": "Styblinski", "schwefel": "Schwefel",
           "alpine1": "Alpine1"}
@@ -159,6 +166,15 @@ class EvosaxStrategy:
         return state.es_state.mean[None]
 
 
+def base_method(method: str) -> str:
+    """The method a variant belongs to ("gennes@0.999" -> "gennes")."""
+    return "gennes" if method.startswith(VARIANT) else method
+
+
+def label(method: str) -> str:
+    return f"GENNES (anneal {method[len(VARIANT):]})" if method.startswith(VARIANT) else LABELS[method]
+
+
 # ----------------------------------------------------------------------------- runs
 def compose(overrides):
     """The optimize CLI's config (configs/optimize.yaml) with the given overrides."""
@@ -177,6 +193,8 @@ def method_overrides(method: str, function: str) -> list[str]:
     """The optimize-config overrides of a method that runs through the project's strategies."""
     if method == "gennes":
         return ["strategy=gennes"]
+    if method.startswith(VARIANT):
+        return ["strategy=gennes", f"strategy.anneal={method[len(VARIANT):]}"]
     if method == "sv_cma_es":
         return ["strategy=sv_cma_es"]
     if method == "svgd":
@@ -221,7 +239,8 @@ def run_jax(method, function, dim, folds, evaluations, shift, seed) -> dict:
 
 def run_lbfgs(function, dim, folds, evaluations, shift, seed) -> dict:
     """Repeated L-BFGS-B (scipy, float64 jax value_and_grad) per fold on the same translations."""
-    from policysearch import lbfgs, optimize
+    from experiments.gennes import lbfgs
+    from policysearch import optimize
 
     problem = build_problem("lbfgs", function, dim, folds, evaluations, shift, seed)
     _, shifts = optimize.fold_inputs(problem, range(folds))
@@ -266,6 +285,14 @@ def budget_of(method: str, args) -> int:
     return args.lbfgs_evaluations if method == "lbfgs" else args.evaluations
 
 
+def same_settings(rec: dict, method, function, dim, args) -> bool:
+    """A saved strategy run used the strategy config of now (a changed default reruns it)."""
+    if method == "lbfgs":   # its settings are outputs (restarts per fold)
+        return True
+    problem = build_problem(method, function, dim, args.folds, args.evaluations, args.shift, args.seed)
+    return rec.get("settings") == json.loads(json.dumps(problem.settings))
+
+
 def run_one(method, function, dim, args, path) -> tuple[dict, bool]:
     evaluations = budget_of(method, args)
     key = {"method": method, "function": function, "dim": dim, "folds": args.folds,
@@ -273,7 +300,7 @@ def run_one(method, function, dim, args, path) -> tuple[dict, bool]:
     if os.path.exists(path) and not args.force:
         with open(path) as f:
             rec = json.load(f)
-        if all(rec.get(k) == v for k, v in key.items()):
+        if all(rec.get(k) == v for k, v in key.items()) and same_settings(rec, method, function, dim, args):
             return rec, True
     if method == "lbfgs":
         raw = run_lbfgs(function, dim, args.folds, evaluations, args.shift, args.seed)
@@ -332,16 +359,43 @@ def markdown(records: dict, methods, functions, dims, budgets, args, date, figur
                     s = fmt(v, recs[m]["float64"] if recs[m] else True)
                     if v is not None and best[j] is not None and v <= best[j] * (1 + 1e-9):
                         s = f"**{s}**"
-                    p = paper.get(m)
+                    p = paper.get(base_method(m))
                     if p is not None and j < len(p):
                         q = "-" if p[BUDGETS.index(b)] is None else fmt(p[BUDGETS.index(b)])
                         s += f" ({q}{'?' if (fn, d, m, BUDGETS.index(b)) in UNCERTAIN else ''})"
                     cells.append(s)
-                lines.append(f"| {TITLES[fn]}-{d} | {LABELS[m]} | " + " | ".join(cells) + " |")
+                lines.append(f"| {TITLES[fn]}-{d} | {label(m)} | " + " | ".join(cells) + " |")
+    ranks = mean_ranks(records, methods, functions, dims, budgets)
+    if len(methods) > 1:
+        n = sum(all((fn, d, m) in records for m in methods) for fn in functions for d in dims)
+        lines += ["", f"Mean rank of each method over the {n} problems that every method ran (1 = best; ties "
+                  "share the mean rank):", "",
+                  "| method | " + " | ".join(f"{b:.0e}".replace("+0", "") for b in budgets) + " |",
+                  "|---|" + "---|" * len(budgets)]
+        lines += [f"| {label(m)} | " + " | ".join("-" if r is None else f"{r:.2f}" for r in ranks[m]) + " |"
+                  for m in methods]
     lines += ["", f"Wall time of this invocation: {wall / 60:.1f} min (finished runs reused). Date: {date}."]
     if figure_rel:
         lines += ["", f"![regret vs evaluations]({figure_rel})"]
     return "\n".join(lines) + "\n"
+
+
+def mean_ranks(records: dict, methods, functions, dims, budgets) -> dict:
+    """Per method, its mean rank by mean regret at each budget over the problems every method ran
+    (ties share the mean rank; None: no such problem)."""
+    from scipy.stats import rankdata
+
+    out = {m: [] for m in methods}
+    for b in budgets:
+        rows = []
+        for fn in functions:
+            for d in dims:
+                vals = [mean_regret(records[(fn, d, m)], b) if (fn, d, m) in records else None for m in methods]
+                if all(v is not None for v in vals):
+                    rows.append(rankdata(vals))
+        for j, m in enumerate(methods):
+            out[m].append(float(np.mean([r[j] for r in rows])) if rows else None)
+    return out
 
 
 def claims(records: dict, functions, dims) -> list[dict]:
@@ -378,7 +432,7 @@ def figure(records: dict, methods, functions, dims, path: str) -> None:
                 per_fold = np.asarray(rec["curve"]["per_fold"], np.float64)
                 floor = REGRET_FLOOR if rec.get("float64") else FLOAT32_FLOOR
                 ax.plot(rec["curve"]["evaluations"], np.maximum(per_fold, floor).mean(0), color=f"C{k}",
-                        lw=1.6, label=LABELS[m])
+                        lw=1.6, label=label(m))
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(f"{TITLES[fn]} d={d}", fontsize=9)
@@ -395,7 +449,8 @@ def figure(records: dict, methods, functions, dims, path: str) -> None:
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: rastrigin + ackley, d = 3, 2 folds, 1000 evaluations")
-    p.add_argument("--methods", default=",".join(METHODS), help=f"comma list of {', '.join(METHODS)}")
+    p.add_argument("--methods", default=",".join(METHODS),
+                   help=f"comma list of {', '.join(METHODS)}, {VARIANT}<anneal> (a number in (0, 1] or budget)")
     p.add_argument("--functions", default=None, help=f"comma list of {', '.join(FUNCTIONS)}")
     p.add_argument("--dims", default=None, help="comma list of dimensions (default 10,30)")
     p.add_argument("--folds", type=int, default=None, help="folds per problem (default 10)")
@@ -436,7 +491,8 @@ def validate(args):
     from policysearch.density.benchmarks import BENCHMARK_NAMES
 
     q = QUICK if args.quick else {}
-    args.methods = _list(args.methods, METHODS, "method")
+    variants = [m for m in args.methods.split(",") if m.startswith(VARIANT)]
+    args.methods = _list(args.methods, METHODS + tuple(variants), "method")
     args.functions = _list(args.functions or ",".join(q.get("functions", FUNCTIONS)),
                            [f for f in BENCHMARK_NAMES if f != "step"], "function")
     args.dims = _list(args.dims or ",".join(map(str, q.get("dims", DIMS))), None, "dimension", int)
@@ -453,6 +509,8 @@ def validate(args):
     try:
         for fn in args.functions:
             build_problem("gennes", fn, args.dims[0], args.folds, args.evaluations, args.shift, args.seed)
+        for m in variants:  # e.g. a bad anneal value
+            build_problem(m, args.functions[0], args.dims[0], args.folds, args.evaluations, args.shift, args.seed)
     except Exception as exc:  # noqa: BLE001 - config / domain errors: one line
         fail(str(exc))
     from experiments.paths import output_dirs
@@ -483,19 +541,24 @@ def main(argv=None) -> int:
     # every finished run of the requested problems (e.g. written by a parallel --methods process)
     for fn in args.functions:
         for d in args.dims:
-            for m in METHODS:
-                path = os.path.join(args.out, "runs", f"{fn}-{d}", f"{m}.json")
+            folder = os.path.join(args.out, "runs", f"{fn}-{d}")
+            saved = sorted(f[:-5] for f in os.listdir(folder) if f.startswith(VARIANT) and f.endswith(".json")) \
+                if os.path.isdir(folder) else []
+            for m in (*METHODS, *saved):
+                path = os.path.join(folder, f"{m}.json")
                 if (fn, d, m) not in records and os.path.exists(path):
                     with open(path) as f:
                         rec = json.load(f)
                     if rec["folds"] == args.folds and rec["evaluations"] == budget_of(m, args) \
                             and rec["shift"] == args.shift and rec["seed"] == args.seed:
                         records[(fn, d, m)] = rec
-    methods = [m for m in METHODS if any(k[2] == m for k in records)]
+    found = {k[2] for k in records}
+    methods = [m for m in METHODS if m in found] + sorted(found - set(METHODS))
     budgets = [b for b in BUDGETS if b <= args.evaluations]
     os.makedirs(args.figures, exist_ok=True)
-    fig_path = os.path.join(args.figures, "table1_regret" + (f"_shift{args.shift:g}" if args.shift != 0.5 else "")
-                            + ".png")
+    fig_path = os.path.join(args.figures, "table1_regret" + ("_anneal" if any(m.startswith(VARIANT) for m in methods)
+                                                             else "")
+                            + (f"_shift{args.shift:g}" if args.shift != 0.5 else "") + ".png")
     figure(records, methods, args.functions, args.dims, fig_path)
     shutil.copyfile(fig_path, os.path.join(args.out, os.path.basename(fig_path)))
     wall = time.perf_counter() - t0
@@ -507,6 +570,7 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, "table1.json"), "w") as f:
         json.dump({"date": date, "command": ["python", "experiments/gennes_table1.py", *args.argv],
                    "wall_time_s": wall, "claims": claims(records, args.functions, args.dims),
+                   "mean_rank": mean_ranks(records, methods, args.functions, args.dims, budgets),
                    "mean_regret": {f"{fn}-{d}-{m}": {str(b): mean_regret(r, b) for b in budgets}
                                    for (fn, d, m), r in records.items()}}, f, indent=1)
     print(md)

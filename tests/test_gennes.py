@@ -224,6 +224,37 @@ def test_noise_annealing_and_traced_hyperparameters():
     assert s.tell._cache_size() == before + 1
 
 
+def test_budget_anneal_reaches_one_percent_at_the_end_of_the_run():
+    from policysearch import optimize
+    from policysearch.config import ConfigError, make_strategy
+    from tests.helpers import compose_cfg
+
+    cfg = {"name": "gennes", "num_particles": 1, "pop_size": 5, "anneal": "budget"}
+    s, p = make_strategy(cfg, 2, generations=60)
+    assert float(p.anneal) == pytest.approx(0.01 ** (1 / 60), rel=1e-12)
+    assert float(make_strategy({**cfg, "anneal": 0.9}, 2, generations=60)[1].anneal) == 0.9  # a number still works
+    # 60 tells of the float32 strategy: a_60 = a0 / 100; the compiled tell is the one a number uses
+    p = p.replace(lower=-3.0, upper=3.0)
+    st = s.init(KEY, jnp.zeros((1, 2)), p.replace(anneal=0.9))
+    x, st = s.ask(KEY, st)
+    s.tell(x, jnp.zeros((1, 5)), st, gradients=jnp.zeros_like(x))
+    before = s.tell._cache_size()
+    st = s.init(KEY, jnp.zeros((1, 2)), p)
+    for k in jax.random.split(KEY, 60):
+        x, st = s.ask(k, st)
+        st = s.tell(x, jnp.zeros((1, 5)), st, gradients=jnp.zeros_like(x))
+    assert float(st.noise_scale) == pytest.approx(0.01 * float(p.noise_init), rel=1e-4)
+    assert s.tell._cache_size() == before
+    # optimize resolves it from the generations actually run (1010 evaluations in 4 chunks: 48)
+    ov = ["function=rastrigin", "dim=2", "evaluations=1010", "progress_updates=4", "strategy.anneal=budget"]
+    problem = optimize.build(compose_cfg(ov, config_name="optimize"), ov)
+    assert problem.generations == 48 and float(problem.params.anneal) ** 48 == pytest.approx(0.01, rel=1e-9)
+    with pytest.raises(ConfigError, match=r"^strategy.anneal='budget' needs the run's number of generations"):
+        make_strategy(cfg, 2)
+    with pytest.raises(ConfigError, match=r"^strategy.anneal='slow' is invalid: must be a number in \(0, 1\] or 'budget'"):
+        make_strategy({**cfg, "anneal": "slow"}, 2, generations=60)
+
+
 def test_gennes_input_errors():
     s, p = _gennes()
     st = s.init(KEY, jnp.zeros((2, 3)), p)

@@ -176,20 +176,21 @@ def test_table1_quick_end_to_end(table1, tmp_path):
         assert np.all(np.diff(curve, axis=1) <= 1e-9), m  # best so far never gets worse
     assert recs["lbfgs"]["float64"] and not recs["gennes"]["float64"]
     assert recs["gennes"]["init"] == "center" and recs["acma_es"]["init"] == "uniform"
+    assert recs["gennes"]["settings"]["anneal"] == "budget"   # the optimize default
     # a second invocation reuses every finished run made with today's settings, reruns the others
     # (here a GENNES run saved with another anneal) and adds an annealing variant to the table
     stale = {**recs["gennes"], "settings": {**recs["gennes"]["settings"], "anneal": 0.5}}
     (out / "runs" / "rastrigin-2" / "gennes.json").write_text(json.dumps(stale))
     assert table1.main(["--quick", "--functions", "rastrigin", "--dims", "2", "--evaluations", "200",
-                        "--methods", "lbfgs,gennes,gennes@budget", "--out", str(out), "--figures",
+                        "--methods", "lbfgs,gennes,gennes@0.9", "--out", str(out), "--figures",
                         str(out / "fig")]) == 0
     assert json.loads((out / "runs" / "rastrigin-2" / "lbfgs.json").read_text()) == recs["lbfgs"]
     rerun = json.loads((out / "runs" / "rastrigin-2" / "gennes.json").read_text())
     assert rerun["settings"] == recs["gennes"]["settings"] and rerun["regret_at"] == recs["gennes"]["regret_at"]
-    variant = json.loads((out / "runs" / "rastrigin-2" / "gennes@budget.json").read_text())
-    assert variant["settings"]["anneal"] == "budget" and variant["regret_at"] != recs["gennes"]["regret_at"]
+    variant = json.loads((out / "runs" / "rastrigin-2" / "gennes@0.9.json").read_text())
+    assert variant["settings"]["anneal"] == 0.9 and variant["regret_at"] != recs["gennes"]["regret_at"]
     md = (out / "table1.md").read_text()
-    assert "| Rastrigin-2 | sNES |" in md and "| Rastrigin-2 | GENNES (anneal budget) |" in md
+    assert "| Rastrigin-2 | sNES |" in md and "| Rastrigin-2 | GENNES (anneal 0.9) |" in md
     ranks = json.loads((out / "table1.json").read_text())["mean_rank"]   # 5 methods on 1 problem
     assert sorted(r[0] for r in ranks.values()) == [1, 2, 3, 4, 5] and "Mean rank" in md
     assert (out / "fig" / "table1_regret_anneal.png").stat().st_size > 1000

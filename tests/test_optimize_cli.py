@@ -58,6 +58,8 @@ def test_cli_writes_regret_json_and_figure(tmp_path, capsys):
     (["shift=5.0"], "shift=5.0 is invalid for rastrigin"),
     (["init=edge"], "init='edge' is invalid; allowed: auto, center, uniform"),
     (["strategy.learning_rate=0"], "learning_rate=0"),
+    (["strategy.anneal=fast"], "strategy.anneal='fast' is invalid: must be a number in (0, 1] or 'budget'"),
+    (["strategy.anneal=1.5"], "strategy.anneal=1.5 is invalid: must be in (0, 1]"),
     (["strategy=cma_es", "init_std=-1"], "init_std=-1 is invalid"),
 ])
 def test_bad_input_is_one_error_line_exit_2(tmp_path, capsys, overrides, message):
