@@ -6,9 +6,10 @@ Any `python -m policysearch.bench` override works; without `out_dir=` the bench 
 temporary directory (so every cell runs; the JAX compile cache stays whatever it is: run twice
 for the warm-cache figure the classic suite's budget is sized for, docs/bench.md). Per cell:
 compile = JAX tracing + lowering + backend compile or persistent-cache retrieval (jax.monitoring
-events, any phase); simulation = the generation loop minus its compiles; validation = the
-initial and final validations minus their compiles; report = the cell's report minus its
-compiles; other = the rest of the train run (config, strategy build, init, checkpoints, export).
+events, any phase; nested events counted once: the union of their time intervals); simulation =
+the generation loop minus its compiles; validation = the initial and final validations minus
+their compiles; report = the cell's report minus its compiles; other = the rest of the train run
+(config, strategy build, init, checkpoints, export).
 """
 
 from __future__ import annotations
@@ -31,11 +32,21 @@ class Clock:
     def __init__(self):
         self.cell, self.phase = None, None
         self.seconds = collections.defaultdict(float)
-        self.compile = collections.defaultdict(float)
+        self.intervals = collections.defaultdict(list)  # (cell, phase) -> [(start, end)] of compile events
 
     def on_event(self, event, duration, **_):
         if event in COMPILE_EVENTS and self.cell is not None:
-            self.compile[self.cell, self.phase] += duration
+            end = time.perf_counter()  # events are recorded when they end
+            self.intervals[self.cell, self.phase].append((end - duration, end))
+
+    def compile_s(self, cell, phase) -> float:
+        """Length of the union of the compile intervals (tracing contains nested compiles)."""
+        total, reach = 0.0, -float("inf")
+        for start, end in sorted(self.intervals[cell, phase]):
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return total
 
     @contextlib.contextmanager
     def timed(self, phase, cell=None):
@@ -50,7 +61,7 @@ class Clock:
 
     def row(self, cell) -> dict:
         sec = {p: self.seconds[cell, p] for p in ("train", "loop", "validation", "report")}
-        comp = {p: self.compile[cell, p] for p in ("train", "loop", "validation", "report")}
+        comp = {p: self.compile_s(cell, p) for p in ("train", "loop", "validation", "report")}
         row = {"compile": sum(comp.values()), "simulation": sec["loop"] - comp["loop"],
                "validation": sec["validation"] - comp["validation"], "report": sec["report"] - comp["report"]}
         row["other"] = sec["train"] - sec["loop"] - sec["validation"] - comp["train"]

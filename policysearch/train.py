@@ -34,7 +34,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from . import config as run_config
-from .cli import hydra_app, task_overrides
+from .cli import gradient_free_strategies, hydra_app, task_overrides
 from .faults import crash_point
 
 RESUME_CHANGEABLE = run_config.RESUME_CHANGEABLE
@@ -115,11 +115,13 @@ class TrainJob:
             num_episodes=spec.episodes, chunk_size=spec.chunk, solve_threshold=spec.solve_threshold,
             validation_episodes=spec.validation_episodes, init_sigma_scale=spec.init_scale,
             population_constraint=sharding.population_constraint(mesh) if layout == "population" else None,
+            archive_spec=spec.archive_spec,
         )
         self.seeds = np.arange(spec.seed_offset, spec.seed_offset + spec.num_seeds, dtype=np.int32)
         self.carry = self.runner.init(jnp.asarray(self.seeds))
         if layout == "seeds":
             self.carry = sharding.shard_seeds(self.carry, mesh)
+        self.initial_carry = self.carry  # deterministic in the seeds: re-derived exactly on resume
         if layout != "single":
             print(f"devices: {len(jax.devices())} x {jax.devices()[0].platform}, sharding: {layout}", file=sys.stderr)
         self.ckpt = Checkpoints(self.run_dir)
@@ -261,12 +263,30 @@ class TrainJob:
                 "obs_mean": carry_np.obs_stats.mean[j], "obs_var": carry_np.obs_stats.var[j],
                 "obs_count": carry_np.obs_stats.count[j], "best_return": best_return,
             })
-        save_policies(self.run_dir, spec.env_name, spec.policy, exported, env_kwargs=spec.env_kwargs)
+            if spec.archive_spec is not None:  # the seed's QD archive (filled cells) and its metrics
+                from .qd import archive_arrays, saved_archive
+
+                arrays = archive_arrays(jax.tree.map(lambda a: a[j], carry_np.archive))
+                exported[-1].update(arrays)
+                saved = saved_archive(arrays, spec.archive_spec.to_dict(), int(s))
+                per_seed[-1].update(saved.metrics(spec.solve_threshold))
+        save_policies(self.run_dir, spec.env_name, spec.policy, exported, env_kwargs=spec.env_kwargs,
+                      qd=None if spec.archive_spec is None else spec.archive_spec.to_dict())
         return per_seed
 
     # -- step 5: summary and report --------------------------------------------------------
+    def initial_returns(self) -> np.ndarray:
+        """Per seed, the mean validated return of the initial particles (same fixed key as the
+        final validation): the zero of the bench's normalised score (docs/bench.md)."""
+        import jax
+
+        returns = np.asarray(jax.device_get(self.runner.validate(self.initial_carry, self.validation_key)[1]))
+        return returns[:, 1:].mean(axis=1)  # column 0 is best_params, a copy of particle 0 at init
+
     def summary(self, per_seed) -> dict:
         spec = self.spec
+        for p, r in zip(per_seed, self.initial_returns()):
+            p["initial_return"] = float(r)
         summary = {
             "env": spec.env_name,
             "strategy": spec.strategy_name,
@@ -336,7 +356,8 @@ def sweep_metric(summary: dict) -> float:
     return float(np.mean([s["best_return"] for s in summary["seeds"]]))
 
 
-@hydra_app("train")  # in a multirun every job gets its own out_dir (cli.per_job_out_dir)
+# in a multirun every job gets its own out_dir (cli.per_job_out_dir)
+@hydra_app("train", help_groups=("sweep",), help_option=gradient_free_strategies)
 def main(cfg: DictConfig) -> float:
     return sweep_metric(run(cfg, task_overrides()))
 

@@ -184,6 +184,17 @@ def test_set_diversity_identical_and_grouped():
     assert out["behaviour_labels"] == [0, 0, 1, 1, 2, 2]
 
 
+def test_behaviours_among_the_particles_that_solve():
+    traj = groups(3, size=2, dim=40, sep=10.0)  # behaviours 0, 1, 2; particles 0-3 solve
+    params = np.random.default_rng(7).standard_normal((6, 12))
+    out = div.set_diversity(params, None, traj, outcome=np.array([1, 1, 1, 1, 0, 0], bool))
+    assert out["behaviours"] == 3 and out["behaviours_solving"] == 2
+    out = div.set_diversity(params, None, traj, outcome=np.array([1, 0, 1, 0, 1, 0], bool))
+    assert out["behaviours"] == 6 and out["behaviours_solving"] == 3  # outcomes split every group
+    assert div.set_diversity(params, None, traj, outcome=np.zeros(6, bool))["behaviours_solving"] == 0
+    assert "behaviours_solving" not in div.set_diversity(params, None, traj)  # no outcomes, no count
+
+
 def test_single_particle():
     out = div.set_diversity(np.ones((1, 4)), np.zeros((1, 3)), np.zeros((1, 3)))
     assert out["vendi_params"] == 1.0 and out["behaviours"] == 1

@@ -57,6 +57,10 @@ FIGURE_CAPTIONS = {
                            "particle, first shared initial state; colours as in the phase plane.",
     "outcomes": "Per-seed outcomes and diversity across seeds (each row shaded on its own scale; "
                 "darker = larger, for the first solved generation darker = earlier).",
+    "archive_maps": "QD archive of every seed: elite training return per cell over the behaviour "
+                    "descriptor (blank = empty cell; white x = the elite reaches the solve threshold).",
+    "qd_curves": "QD score (sum of elite return + QD offset over filled cells) and coverage (% of cells "
+                 "filled) of every seed's archive vs policy evaluations.",
     "particle_returns": "Mean return of every final particle on the shared initial states "
                         "(rows = seeds, particles sorted by return; \u2713 = reaches the solve threshold, "
                         "red line on the colour bar).",
@@ -68,7 +72,7 @@ def _seed_table(data) -> tuple[list, list]:
     headers = ["seed", "solved", "first solve gen", "evals to solve", "best return"]
     headers += [f"eval {b} (mean)" for b in backends]
     headers += ["particles solving", "param dist mean", "param dist min", "Vendi params",
-                "Vendi actions", "DvD logdet", "Vendi traj.", "behaviours"]
+                "Vendi actions", "DvD logdet", "Vendi traj.", "behaviours", "behaviours solving"]
     rows = []
     n = data["num_particles"]
     for s in data["seeds"]:
@@ -77,7 +81,8 @@ def _seed_table(data) -> tuple[list, list]:
         row += [fmt(s.get(f"eval_{b}_mean"), 4) for b in backends]
         row += [f"{s['particles_solving']}/{n}", fmt(s.get("params_mean_pairwise")),
                 fmt(s.get("params_min_pairwise")), fmt(s.get("vendi_params")), fmt(s.get("vendi_actions")),
-                fmt(s.get("dvd_logdet_actions")), fmt(s.get("vendi_trajectories")), fmt(s.get("behaviours"))]
+                fmt(s.get("dvd_logdet_actions")), fmt(s.get("vendi_trajectories")), fmt(s.get("behaviours")),
+                fmt(s.get("behaviours_solving"))]
         rows.append(row)
     return headers, rows
 
@@ -103,6 +108,7 @@ def _summary_rows(data) -> list:
         ("dvd_logdet_actions", "DvD log det, actions"),
         ("vendi_trajectories", "Vendi score, trajectories"),
         ("behaviours", "distinct behaviours (clusters)"),
+        ("behaviours_solving", "distinct behaviours among the particles that solve"),
     )
     for key, label in labels:
         st = agg.get(key)
@@ -110,6 +116,20 @@ def _summary_rows(data) -> list:
             extra = f" (mean {fmt(st['mean'])} ± {fmt(st['std'])})" if st["n"] > 1 else ""
             rows.append([f"{label}, median [IQR]", fmt_stats(st) + extra])
     return rows
+
+
+def _qd_blocks(data) -> list:
+    """The QD archive's section: descriptor, cells, per-seed metrics (QDax's definitions)."""
+    qd = data["qd"]
+    dims = ", ".join(f"{n} in [{fmt(lo, 4)}, {fmt(hi, 4)}]" for n, lo, hi in
+                     zip(qd["descriptor_names"], qd["descriptor_low"], qd["descriptor_high"]))
+    rows = [[s["seed"], fmt(s.get("qd_score"), 5), fmt(s.get("coverage")), fmt(s.get("max_fitness"), 4),
+             fmt(s.get("solving_cells"))] for s in data["seeds"]]
+    return [("h2", "Quality-diversity archive"),
+            ("p", f"Every evaluated policy in a per-seed MAP-Elites archive of {qd['cells']} cells over the "
+                  f"behaviour descriptor ({dims}); QD offset {fmt(qd['qd_offset'], 5)}. Solving cells = "
+                  "distinct solving behaviours: cells whose elite's training return reaches the threshold."),
+            ("table", ["seed", "QD score", "coverage %", "max fitness", "solving cells"], rows)]
 
 
 def _rules_items(data) -> list[str]:
@@ -127,6 +147,8 @@ def run_document(data: dict, figures: dict[str, str]) -> tuple[str, list]:
     blocks = [("h1", title), ("p", intro), ("h2", "Across seeds"),
               ("table", ["", "value"], _summary_rows(data)),
               ("h2", "Per seed"), ("table", *_seed_table(data)), ("h2", "Figures")]
+    if data.get("qd"):
+        blocks[-1:-1] = _qd_blocks(data)  # before "Figures"
     for name, path in figures.items():
         blocks.append(("img", os.path.basename(path), FIGURE_CAPTIONS.get(name, name)))
     blocks += [("h2", "How the numbers are made"), ("ul", _rules_items(data)),
@@ -134,10 +156,12 @@ def run_document(data: dict, figures: dict[str, str]) -> tuple[str, list]:
     return title, blocks
 
 
-def write_report(run_dir, out_dir=None, episodes: int | None = None, max_steps: int | None = None) -> list[str]:
+def write_report(run_dir, out_dir=None, episodes: int | None = None, max_steps: int | None = None,
+                 figures: bool = True) -> list[str]:
     """Write the report of one run directory into ``out_dir`` (default ``run_dir/report``).
 
-    Returns the paths written: index.html, report.md, diversity.json and the PNG figures.
+    Returns the paths written: index.html, report.md, diversity.json and the PNG figures
+    (``figures=False``: the same metrics without the PNGs, which cost most of the report's time).
     """
     from .analysis import REPORT_EPISODES, analyse_run as _analyse
     from .figures import write_run_figures
@@ -145,7 +169,7 @@ def write_report(run_dir, out_dir=None, episodes: int | None = None, max_steps: 
     out_dir = os.fspath(out_dir) if out_dir is not None else os.path.join(os.fspath(run_dir), REPORT_DIR)
     data = _analyse(run_dir, episodes=episodes or REPORT_EPISODES, max_steps=max_steps)
     os.makedirs(out_dir, exist_ok=True)
-    figures = write_run_figures(data, out_dir)
+    figures = write_run_figures(data, out_dir) if figures else {}
     public = _public(data)
     paths = [_write_text(os.path.join(out_dir, DIVERSITY_FILE), json.dumps(public, indent=2) + "\n")]
     title, blocks = run_document(public, figures)
@@ -166,9 +190,10 @@ def _cache_fresh(run_dir, cached) -> bool:
     return all(not os.path.exists(p) or os.path.getmtime(p) <= t for p in deps)
 
 
-def load_or_analyse(run_dir, write: bool = True) -> dict:
+def load_or_analyse(run_dir, write: bool = True, figures: bool = True) -> dict:
     """The JSON-able analysis of a run: report/diversity.json when it is newer than the run's
-    files, else computed again (and, with ``write``, the run's report rewritten)."""
+    files, else computed again (and, with ``write``, the run's report rewritten, with or without
+    its ``figures``)."""
     run_dir = os.fspath(run_dir)
     cached = os.path.join(run_dir, REPORT_DIR, DIVERSITY_FILE)
     if os.path.exists(cached) and _cache_fresh(run_dir, cached):
@@ -176,7 +201,7 @@ def load_or_analyse(run_dir, write: bool = True) -> dict:
             return json.load(f)
     if write:
         try:
-            write_report(run_dir)
+            write_report(run_dir, figures=figures)
             with open(cached) as f:
                 return json.load(f)
         except OSError:
@@ -187,7 +212,8 @@ def load_or_analyse(run_dir, write: bool = True) -> dict:
 WANDB_SEED_KEYS = (
     "solved", "first_solved_generation", "evaluations_to_solve", "best_return", "particles_solving",
     "params_mean_pairwise", "params_min_pairwise", "vendi_params", "vendi_actions", "dvd_logdet_actions",
-    "vendi_trajectories", "behaviours",
+    "vendi_trajectories", "behaviours", "behaviours_solving",
+    "qd_score", "coverage", "max_fitness", "solving_cells",
 )
 
 

@@ -42,7 +42,11 @@ ACROSS_SEED_KEYS = (
     "trajectories_mean_pairwise",
     "vendi_trajectories",
     "behaviours",
+    "behaviours_solving",
 )
+
+#: per-seed QD-archive metrics (runs with an archive, docs/qd.md), summarised across seeds too
+QD_KEYS = ("qd_score", "coverage", "max_fitness", "solving_cells")
 
 EVALUATION_FILES = ("evaluation.json", "evaluation_jax.json", "evaluation_gymnasium.json")
 
@@ -237,7 +241,8 @@ def rules() -> dict:
         "probe_states": f"envs with a known observation box (MountainCar): a {PROBE_GRID_PER_DIM}x"
                         f"{PROBE_GRID_PER_DIM} grid over the box; other envs: {PROBE_SAMPLES} "
                         "observations sampled (fixed RNG) from those the seed's particles visit "
-                        "from the shared initial states",
+                        "from the shared initial states (fewer, the same number for every seed, when "
+                        "some seed's particles visit fewer states)",
         "params_vendi": "RBF kernel on flat parameters, bandwidth = median heuristic "
                         "med/sqrt(2 log(n+1)), floored at "
                         f"{div.PARAM_REL_FLOOR} x RMS particle norm",
@@ -251,16 +256,23 @@ def rules() -> dict:
                             "of the run",
         "behaviours": "complete-linkage clusters of the trajectory embeddings: every pair in a "
                       f"cluster differs by at most {div.BEHAVIOUR_THRESHOLD} (RMS, scaled units); "
-                      "particles that solve and particles that do not are clustered separately",
+                      "particles that solve and particles that do not are clustered separately; "
+                      "behaviours solving = the clusters of the particles that solve",
         "particle_solves": "mean return over the shared initial states >= solve threshold",
         "dvd_logdet": f"log det of the action kernel, eigenvalues floored at {div.DVD_EIG_FLOOR}",
         "vendi": "exp(entropy of the eigenvalues of K/n) (Friedman & Dieng 2023)",
+        "qd_archive": "runs with a QD archive (docs/qd.md): every evaluated policy of the run in a "
+                      "per-seed MAP-Elites archive over the env's behaviour descriptor (fitness = "
+                      "training return); qd_score = sum of (fitness + qd_offset) over filled cells, "
+                      "coverage = % of cells filled, max_fitness (QDax's definitions); solving cells = "
+                      "distinct solving behaviours = cells whose elite's training return >= solve threshold",
     }
 
 
 def analyse_run(run_dir, episodes: int = REPORT_EPISODES, max_steps: int | None = None) -> dict:
     """Everything the report shows about one run directory (see module docstring)."""
     from ..export import load_params, read_policy_meta
+    from ..qd import saved_archive
 
     run_dir = os.fspath(run_dir)
     if not os.path.isdir(run_dir):
@@ -298,9 +310,13 @@ def analyse_run(run_dir, episodes: int = REPORT_EPISODES, max_steps: int | None 
         filled = div.forward_fill(traj["observations"][:, :num_particles], traj["alive"][:, :num_particles])
         scale = filled.reshape(-1, filled.shape[-1]).std(axis=0).astype(np.float64)
         scale = np.where(scale > 1e-8, scale, 1.0)
+        # as many probes for every seed: PROBE_SAMPLES, or fewer when some seed's particles visit
+        # fewer states (e.g. one particle whose episodes end within a few steps)
+        alive = np.asarray(traj["alive"][:, :num_particles]).astype(bool)
+        visited = [int(a.sum()) or a.size for a in alive]
+        num_probes = min(PROBE_SAMPLES, *visited)
         probes = np.stack([
-            div.sample_probe_states(traj["observations"][j, :num_particles], traj["alive"][j, :num_particles],
-                                    PROBE_SAMPLES, seed=0)
+            div.sample_probe_states(traj["observations"][j, :num_particles], alive[j], num_probes, seed=0)
             for j in range(len(seeds))
         ])
         probe_kind = f"{probes.shape[1]} visited observations per seed"
@@ -308,7 +324,7 @@ def analyse_run(run_dir, episodes: int = REPORT_EPISODES, max_steps: int | None 
 
     summary_seeds = {int(s["seed"]): s for s in (summary or {}).get("seeds", [])}
     returns = traj["returns"]  # [S, N + 1, E]
-    per_seed, labels = [], []
+    per_seed, labels, archives = [], [], []
     for j, s in enumerate(seeds):
         ps = summary_seeds.get(s, {})
         c = curves.get(s, {})
@@ -346,6 +362,10 @@ def analyse_run(run_dir, episodes: int = REPORT_EPISODES, max_steps: int | None 
                 entry[f"eval_{backend}_std"] = _num(e.get("std"))
                 entry[f"eval_{backend}_success_rate"] = _num(e.get("success_rate"))
         entry.update(d)
+        if meta.get("qd") and "archive_cells" in arrays[j]:  # the seed's QD archive
+            saved = saved_archive(arrays[j], meta["qd"], s)
+            archives.append(saved)
+            entry.update(saved.metrics(threshold))
         per_seed.append(entry)
 
     aggregate = aggregate_seeds(per_seed, evaluations)
@@ -366,6 +386,7 @@ def analyse_run(run_dir, episodes: int = REPORT_EPISODES, max_steps: int | None 
         "observation_names": observation_names(env),
         "evaluation_backends": sorted(evaluations),
         "rules": rules(),
+        "qd": meta.get("qd"),
         "seeds": per_seed,
         "aggregate": aggregate,
         "_arrays": {
@@ -373,6 +394,7 @@ def analyse_run(run_dir, episodes: int = REPORT_EPISODES, max_steps: int | None 
             "alive": traj["alive"],
             "returns": returns,
             "labels": labels,
+            "archives": archives,  # qd.SavedArchive per seed ([] without an archive)
             "curves": curves,
             "box": box,
             "goal": _num(getattr(env, "goal_position", None)) if box is not None else None,
@@ -393,7 +415,7 @@ def aggregate_seeds(per_seed: list[dict], evaluations: dict | None = None) -> di
         "first_solved_generation": _stats(firsts),
         "evaluations_to_solve": _stats(evals),
     }
-    for k in ACROSS_SEED_KEYS:
+    for k in ACROSS_SEED_KEYS + QD_KEYS:
         out[k] = _stats([p.get(k) for p in per_seed])
     for backend in sorted(evaluations or {}):
         out[f"eval_{backend}_mean"] = _stats([p.get(f"eval_{backend}_mean") for p in per_seed])

@@ -40,7 +40,9 @@ clustering of the trajectory embeddings with distance threshold ``BEHAVIOUR_THRE
 particles are split into the fewest groups found by complete linkage such that **every pair inside
 a group differs by at most ``BEHAVIOUR_THRESHOLD`` (RMS, in standardised observation units)**;
 particles with different outcomes (reaching the solve threshold on the shared initial states or
-not) are never in the same group (the two outcome classes are clustered separately).
+not) are never in the same group (the two outcome classes are clustered separately). The number
+of distinct behaviours **among the particles that solve** (``behaviours_solving``) counts the
+groups of the solving class: how many different ways of solving a seed's particles found.
 """
 
 from __future__ import annotations
@@ -352,6 +354,8 @@ def set_diversity(params, action_emb=None, traj_emb=None, outcome=None) -> dict:
         out["vendi_trajectories"] = vendi_score(K=K)
         labels = cluster_labels(d_tr, BEHAVIOUR_THRESHOLD, groups=outcome)
         out["behaviours"] = int(labels.max() + 1) if n else 0
+        if outcome is not None:  # behaviours among the particles that solve (0 when none does)
+            out["behaviours_solving"] = int(np.unique(labels[np.asarray(outcome, bool)]).size)
         out["behaviour_threshold"] = BEHAVIOUR_THRESHOLD
         out["behaviour_labels"] = [int(v) for v in labels]
     return out

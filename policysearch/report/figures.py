@@ -1,7 +1,7 @@
 """Matplotlib (Agg) figures of the report. Each function writes one small PNG and returns its path.
 
 Per run: learning curves, phase-plane trajectories, observation vs time, per-seed outcome strip,
-particle returns. Comparison of several runs: median learning curves, per-seed outcome heat map,
+particle returns, QD archive maps and QD curves (runs with an archive). Comparison of several runs: median learning curves, per-seed outcome heat map,
 diversity per run.
 """
 
@@ -248,12 +248,75 @@ def particle_returns(analysis, path):
     return _save(fig, path)
 
 
+def archive_maps(analysis, path):
+    """Per seed, the QD archive's elite fitness per cell: a 2-D grid as an image, a 1-D grid as
+    bars, CVT cells (D > 2) as centroids in the first two dimensions; x = solving cell."""
+    from ..qd.centroids import grid_shape
+
+    archives = analysis["_arrays"].get("archives") or []
+    if not archives:
+        return None
+    plt = _plt()
+    thr = analysis["solve_threshold"]
+    fig, axes = _grid(len(archives), w=3.2, h=2.8)
+    for ax, arch in zip(axes, archives):
+        fit = arch.all_fitnesses().astype(np.float64)
+        names, (c, d) = arch.descriptor_names, arch.centroids.shape
+        shape = grid_shape(c, d) if d <= 2 else None
+        filled = np.isfinite(fit)
+        vmin, vmax = (float(fit[filled].min()), float(fit[filled].max())) if filled.any() else (0.0, 1.0)
+        if d == 2 and shape:
+            im = ax.imshow(np.ma.masked_invalid(np.where(filled, fit, np.nan)).reshape(shape[1], shape[0]),
+                           origin="lower", aspect="auto", cmap="viridis", vmin=vmin, vmax=max(vmax, vmin + 1e-9),
+                           extent=[arch.low[0], arch.high[0], arch.low[1], arch.high[1]])
+            fig.colorbar(im, ax=ax, fraction=0.05).ax.tick_params(labelsize=6)
+        elif d == 1:
+            width = float(arch.high[0] - arch.low[0]) / c
+            ax.bar(arch.centroids[filled, 0], fit[filled], width=width, color="tab:blue")
+            ax.set_ylabel("elite return", fontsize=7)
+        else:
+            sc = ax.scatter(arch.centroids[filled, 0], arch.centroids[filled, 1], c=fit[filled], s=6, cmap="viridis")
+            fig.colorbar(sc, ax=ax, fraction=0.05).ax.tick_params(labelsize=6)
+        if d >= 2 and math.isfinite(thr) and (fit >= thr).any():
+            solving = fit >= thr
+            ax.plot(arch.centroids[solving, 0], arch.centroids[solving, 1], "x", color="w", ms=3, mew=0.8)
+        solving_n = int((fit >= thr).sum()) if math.isfinite(thr) else 0
+        ax.set_title(f"seed {arch.seed}: {int(filled.sum())}/{c} cells, {solving_n} solving", fontsize=8)
+        ax.set_xlabel(names[0], fontsize=8)
+        if d >= 2:
+            ax.set_ylabel(names[1], fontsize=8)
+        ax.tick_params(labelsize=7)
+    return _save(fig, path)
+
+
+def qd_curves(analysis, path):
+    """QD-score and coverage of every seed's archive vs policy evaluations (metrics.jsonl)."""
+    curves = analysis["_arrays"]["curves"]
+    seeds = [e["seed"] for e in analysis["seeds"] if "qd_score" in curves.get(e["seed"], {})]
+    if not seeds:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.6), layout="constrained")
+    for i, s in enumerate(seeds):
+        c = curves[s]
+        axes[0].plot(c["evaluations"], c["qd_score"], color=_colour(i), lw=0.9, label=f"seed {s}")
+        axes[1].plot(c["evaluations"], c["coverage"], color=_colour(i), lw=0.9)
+    for ax, label in zip(axes, ("QD score", "coverage (% of cells)")):
+        ax.set_xlabel("evaluations", fontsize=8)
+        ax.set_ylabel(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+    if len(seeds) <= 10:
+        axes[0].legend(fontsize=6)
+    return _save(fig, path)
+
+
 def write_run_figures(analysis, out_dir) -> dict[str, str]:
     """All per-run figures; {name: path} of those written."""
     out = {}
     for name, fn in (("learning_curves", learning_curves), ("phase_plane", phase_plane),
                      ("observation_vs_time", observation_vs_time), ("outcomes", outcome_strip),
-                     ("particle_returns", particle_returns)):
+                     ("particle_returns", particle_returns), ("archive_maps", archive_maps),
+                     ("qd_curves", qd_curves)):
         p = fn(analysis, os.path.join(out_dir, f"{name}.png"))
         if p:
             out[name] = p

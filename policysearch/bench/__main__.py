@@ -1,0 +1,5 @@
+"""python -m policysearch.bench suite=<name> [strategies=[...]] [seeds=N] (docs/bench.md)."""
+
+from .cli import main
+
+main()
