@@ -8,8 +8,9 @@ What it does (all criteria normalised to mean 0 / std 1 under p, target class 4)
 1. criterion assessment: gradient norms in latent space of log h(l|x) vs h(l|x), pooled over
    the ten classes (Fig. 1) and the one-line verdict for class 4;
 2. beta sweeps (warm-started flows) for log_class and class: theoretical (importance
-   sampling on p's samples) vs empirical E f and KL (Figs. 3-4), Pareto fronts, class-4
-   fraction vs beta, sample grids (Fig. 5);
+   sampling on ONE common set of 50,000 draws of p, for the table and the figures alike) vs
+   empirical E f and KL (Figs. 3-4), Pareto fronts, class-4 fraction vs beta, sample grids
+   (Fig. 5);
 3. beta search to C_D = -log P_p(class 4) (the KL of "p restricted to class 4") for both
    criteria: which one gives the higher class-4 fraction at that KL;
 4. pixel-sum criteria ink_more / ink_less: sweeps, Pareto fronts, sample grids (Figs. 6-7).
@@ -55,7 +56,7 @@ def main(argv=None):
     cls_p = np.asarray(jnp.argmax(h.log_probs(vae.decode(z_p)), 1))
     p_frac = np.bincount(cls_p, minlength=10) / n_p
     log(f"classifier test accuracy {acc:.3f}; class fractions under p {np.round(p_frac, 3)}")
-    res = {"classifier_test_accuracy": acc, "p_class_fractions": p_frac.tolist(),
+    res = {"classifier_test_accuracy": acc, "p_class_fractions": p_frac.tolist(), "is_draws": n_p,
            "settings": {"vae": digits.VAE_SETTINGS, "classifier": digits.CLASSIFIER_SETTINGS,
                         "target_class": TARGET, "quick": q}}
 
@@ -100,13 +101,14 @@ def main(argv=None):
         fz = np.asarray(prob.f(z_p))
         th = {k: np.asarray(v).tolist() for k, v in tilt_curve(fz, fine).items()}
         th["beta"] = fine.tolist()
+        th["label"] = f"theory (IS on {n_p:,} draws of p)"
         # theoretical class-4 fraction: IS weights on p's samples
-        th_frac = [float(np.sum(_softmax(b * fz) * (cls_p == TARGET))) for b in fine]
+        th_frac = [float(np.sum(study.is_weights(fz, b) * (cls_p == TARGET))) for b in fine]
         t0 = time.time()
         tuned = study.beta_sweep(jax.random.fold_in(key, 3), prob.base, prob.f, grid,
                                  steps_first=steps_first, steps=steps,
                                  eval_samples=2048 if q else 8192)
-        rows = study.sweep_rows(tuned)
+        rows = study.sweep_rows(tuned, fz)     # theory columns: the figure's common curve
         imgs = []
         for t, r in zip(tuned, rows):
             zq = t.sample(jax.random.fold_in(key, 4), 2000)
@@ -114,7 +116,7 @@ def main(argv=None):
             cls_q = np.asarray(jnp.argmax(h.log_probs(xq), 1))
             r["class4_frac"] = float(np.mean(cls_q == TARGET))
             r["class_fractions"] = (np.bincount(cls_q, minlength=10) / len(cls_q)).tolist()
-            r["class4_frac_theory"] = float(np.sum(_softmax(r["beta"] * fz) * (cls_p == TARGET)))
+            r["class4_frac_theory"] = float(np.sum(study.is_weights(fz, r["beta"]) * (cls_p == TARGET)))
             r["ink_mean"] = float(jnp.mean(jnp.sum(xq, 1)))
             imgs.append(np.asarray(xq[:12]))
         log(f"sweep {name}: {len(grid)} betas in {time.time() - t0:.1f}s; " + "; ".join(
@@ -127,7 +129,7 @@ def main(argv=None):
                           th, {f"tuned flow ({name})": rows},
                           f"digits, f = {name} (normalised), latent-space BTGM: theory vs tuned")
         study.plot_image_rows(os.path.join(args.figures, f"digits_{name}_samples.png"), imgs,
-                              [f"b={r['beta']:g}\nKL={r['kl']:.1f}" for r in rows],
+                              [study.beta_label(r) for r in rows],
                               f"q_beta samples, f = {name} (rows: increasing beta)")
         w[name] = th
     _plot_pareto_and_fraction(os.path.join(args.figures, "digits_pareto_class_fraction.png"),
@@ -158,14 +160,6 @@ def main(argv=None):
     res["wall_s"] = time.time() - t_start
     study.write_results(args.out, res, _markdown(res))
     log("done")
-
-
-def _softmax(v):
-    import numpy as np
-
-    v = np.asarray(v, np.float64)
-    e = np.exp(v - v.max())
-    return e / e.sum()
 
 
 def _plot_gradnorms(path, norms):
@@ -223,13 +217,15 @@ def _markdown(res) -> str:
     lines = [f"Classifier h test accuracy {res['classifier_test_accuracy']:.3f}; fraction of p's "
              f"samples classified as 4: {res['p_class_fractions'][TARGET]:.3f}.\n",
              f"Criterion assessment (class 4): {res['assessment']['verdict']}\n",
-             "| criterion | beta | E f tuned | E f theory | KL tuned | KL theory | fit gap | "
+             f"Theory: importance sampling on one common set of {res['is_draws']:,} draws of p "
+             "for every beta (ESS in brackets).\n",
+             "| criterion | beta | E f tuned | E f theory | KL tuned | KL theory (ESS) | fit gap | "
              "class-4 fraction tuned | theory |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, s in res["sweeps"].items():
         for r in s["rows"]:
             lines.append(f"| {name} | {r['beta']:g} | {r['mean']:.3f} | {r['is_mean']:.3f} | "
-                         f"{r['kl']:.3f} | {r['is_kl']:.3f} | {r['gap']:.3f} | "
+                         f"{r['kl']:.3f} | {r['is_kl']:.3f} ({r['is_ess']:,.0f}) | {r['gap']:.3f} | "
                          f"{r['class4_frac']:.3f} | {r['class4_frac_theory']:.3f} |")
     for name in ("log_class", "class"):
         rows = res["sweeps"][name]["rows"]

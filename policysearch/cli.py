@@ -17,6 +17,15 @@ Errors (one line, exit 2, no traceback, before any compilation)
     `hydra_app` also turns on the persistent JAX compile cache before the task runs. Hydra's own composition errors (unknown group option,
     unknown key, bad override syntax) become the same one line. argparse CLIs use
     `ArgumentParser` from here; `prepare_out_dir` checks an output directory the same way.
+
+Help (`--help` lists the CLI's own options only)
+    All configs share one folder, so Hydra's listing would show every CLI's groups. `hydra_app`
+    lists only the groups the CLI's config composes (its defaults list, plus `+group=` on the
+    command line), plus `help_groups` (groups used with `+group=...`, e.g. train's `sweep`);
+    `help_option(group, option_cfg) -> bool` hides options that do not apply
+    (`gradient_free_strategies`: train and sample hide strategies that need gradients of the
+    objective); `help_extra() -> str` adds text, e.g. the BTGM cases and criteria (registries that
+    are not config groups). A new CLI gets the rule with no arguments.
 """
 
 from __future__ import annotations
@@ -148,11 +157,79 @@ def _hydra_message(exc: BaseException) -> str:
     return msg
 
 
-def hydra_app(config_name: str):
+def gradient_free_strategies(group: str, option_cfg) -> bool:
+    """`help_option` rule: hide the strategies that need gradients of the objective (GENNES), which
+    neither episode returns (train) nor the density sampler (sample) provide."""
+    if group != "strategy":
+        return True
+    from .strategies import needs_gradients
+
+    return not needs_gradients(str(option_cfg.get("name", "")))
+
+
+def _option_cfg(group: str, option: str, depth: int = 0):
+    """The option's yaml from CONFIG_DIR as a DictConfig, over the same-group options its
+    `defaults` list names (e.g. strategy/open_es.yaml extends evosax.yaml); empty when it
+    cannot be read."""
+    from omegaconf import DictConfig, OmegaConf
+
+    try:
+        cfg = OmegaConf.load(os.path.join(CONFIG_DIR, group, f"{option}.yaml"))
+    except Exception:  # noqa: BLE001 - a listing never fails on one odd file
+        return OmegaConf.create()
+    if not isinstance(cfg, DictConfig):
+        return OmegaConf.create()
+    parents = [d for d in cfg.pop("defaults", []) if isinstance(d, str) and d != "_self_"]
+    if parents and depth < 8:
+        cfg = OmegaConf.merge(*[_option_cfg(group, d, depth + 1) for d in parents], cfg)
+    return cfg
+
+
+def format_help_groups(choices, list_options, extra_groups=(), option_rule=None) -> str:
+    """The `== Configuration groups ==` body of one CLI's `--help`: `group: a, b, c` lines for
+    the groups in `choices` (the composed config's `hydra.runtime.choices`; Hydra's own groups
+    left out) and `extra_groups`, with the options (`list_options(group)`) that
+    `option_rule(group, option_cfg)` keeps."""
+    groups = {g for g in choices if g != "hydra" and not g.startswith("hydra/")} | set(extra_groups)
+    lines = []
+    for group in sorted(groups):
+        options = sorted(o for o in list_options(group)
+                         if option_rule is None or option_rule(group, _option_cfg(group, o)))
+        lines.append(f"{group}: {', '.join(options)}")
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def _own_help(extra_groups, option_rule, extra_text):
+    """While Hydra prints `--help`: list this CLI's groups only (`format_help_groups`) and add
+    `extra_text()`. Hydra 1.3 (pinned) builds the listing in `Hydra.format_config_groups`."""
+    from hydra._internal.hydra import Hydra
+    from hydra.core.hydra_config import HydraConfig
+
+    original = Hydra.format_config_groups
+
+    def format_config_groups(self, predicate, compact=True):
+        if predicate("hydra/help"):  # --hydra-help: Hydra's own groups, unchanged
+            return original(self, predicate, compact)
+        choices = HydraConfig.get().runtime.choices
+        text = format_help_groups(choices, self.config_loader.get_group_options, extra_groups, option_rule)
+        return text + (f"\n{extra_text().rstrip()}\n" if extra_text is not None else "")
+
+    Hydra.format_config_groups = format_config_groups
+    try:
+        yield
+    finally:
+        Hydra.format_config_groups = original
+
+
+def hydra_app(config_name: str, help_groups: tuple = (), help_option=None, help_extra=None):
     """`hydra.main` on CONFIG_DIR/<config_name>.yaml with the project's one-line errors.
 
     The decorated task gets the composed config; its UsageError becomes `error: ...` + exit 2.
     Calling the entry point with a config (`main(cfg)`) runs the task directly, as hydra.main does.
+    `--help` lists this CLI's groups only (module docstring, "Help"): `help_groups`: groups it
+    uses besides its defaults list; `help_option(group, option_cfg) -> bool`: options to show;
+    `help_extra() -> str`: text added after the groups.
     """
     import hydra
     from hydra.errors import HydraException
@@ -178,8 +255,10 @@ def hydra_app(config_name: str):
                 return guarded(cfg)
             previous = os.environ.get("HYDRA_FULL_ERROR")
             os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing its own lines
+            asks_help = any(a in ("--help", "-h") for a in sys.argv[1:])
+            helping = _own_help(help_groups, help_option, help_extra) if asks_help else contextlib.nullcontext()
             try:
-                with _absl_stream_kept():
+                with _absl_stream_kept(), helping:
                     return app()
             except (HydraException, OmegaConfBaseException) as exc:
                 if previous == "1":  # the user asked for Hydra's full traceback

@@ -4,12 +4,15 @@ import os
 
 import jax
 
-DEFAULT_DIR = os.path.join(os.path.expanduser("~"), ".cache", "policysearch", "jax")
+#: the project's user cache folder: the JAX cache (jax/) and the BTGM case models (btgm_models/),
+#: each movable by its own variable (POLICYSEARCH_JAX_CACHE, POLICYSEARCH_BTGM_CACHE)
+ROOT = os.path.join(os.path.expanduser("~"), ".cache", "policysearch")
+DEFAULT_DIR = os.path.join(ROOT, "jax")
 
 
 # Every compiled program is cached, also the many tiny ones of eager jnp calls (e.g. ~50 when a
 # strategy builds evosax's default parameters): each costs 50-100 ms to compile on a 2-core CPU
-# and ~1 ms to read back (experiments/benchmarks/main_job_timing.py, RESULTS.md). Same
+# and ~1 ms to read back (benchmarks/main_job_timing.py, RESULTS.md). Same
 # executables, so the same numbers. POLICYSEARCH_JAX_CACHE_MIN_COMPILE_S overrides (0.5 was the
 # old setting).
 MIN_COMPILE_S = 0.0

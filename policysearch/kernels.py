@@ -18,6 +18,14 @@ Conventions (used by every strategy in :mod:`policysearch.strategies`):
   ``J_i^T sum_j k(e_j, e_i) (e_i - e_j) / h^2`` with ``J_i = d e_i / d x_i`` (a vector-Jacobian
   product through ``embed`` only), bandwidth by the same rules on the embeddings. With
   ``embed = identity`` it is the parameter-space repulsion.
+* Bandwidth floor on embeddings: particles that *behave* identically (a policy and a
+  hidden-unit permutation of it) have embedding distances of float noise (~1e-7), so the median
+  heuristic gives h ~ 1e-7 and the repulsion is that noise times 1/h^2 (~1e7 on pendulum). An
+  embedding that declares ``coordinate_scale`` s (``ActionEmbedding``: the RMS half-width of the
+  action box, 0.5 for probabilities) gets ``h >= EMBEDDING_BANDWIDTH_FLOOR * sqrt(k) * s`` (the
+  median rule only): behaviours whose RMS difference per coordinate is below 1 % of s are one
+  behaviour at the kernel's resolution. Parameter space has no floor: there coinciding particles
+  have exactly zero differences (zero repulsion), and distinct particles real ones.
 
 All functions are pure jnp code: jit / vmap / grad friendly.
 """
@@ -30,6 +38,7 @@ import math
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "BANDWIDTH_RULES",
@@ -49,6 +58,8 @@ __all__ = [
     "embedded_repulsion",
     "embedded_svgd_direction",
     "clip_repulsion",
+    "EMBEDDING_BANDWIDTH_FLOOR",
+    "embedding_bandwidth_floor",
     "ProbeContext",
     "ActionEmbedding",
 ]
@@ -61,6 +72,10 @@ SCHEDULES = ("constant", "inverse", "log", "linear")
 # Floor for h^2: all particles identical gives med = 0; the repulsion is then exactly 0
 # (x_i - x_j = 0) instead of 0/0.
 _MIN_H2 = 1e-20
+
+# Smallest median-heuristic bandwidth on an embedding, as a fraction of its per-coordinate
+# scale (times sqrt(k)); see the module docstring and docs/strategies.md.
+EMBEDDING_BANDWIDTH_FLOOR = 0.01
 
 
 def check_bandwidth_rule(rule: str) -> str:
@@ -115,16 +130,18 @@ def median_bandwidth(x: jax.Array) -> jax.Array:
 
 
 def bandwidth(
-    x: jax.Array, rule: str, fixed_h: jax.Array | float, scale: jax.Array | float = 1.0
+    x: jax.Array, rule: str, fixed_h: jax.Array | float, scale: jax.Array | float = 1.0,
+    floor: jax.Array | float = 0.0,
 ) -> jax.Array:
     """Bandwidth ``h`` by ``rule``, floored to stay finite.
 
-    ``"median"``: ``scale * median_bandwidth(x)`` (``scale = 1`` is Liu & Wang's heuristic);
-    ``"fixed"``: ``fixed_h`` (``scale`` unused).
+    ``"median"``: ``max(scale * median_bandwidth(x), floor)`` (``scale = 1`` is Liu & Wang's
+    heuristic; ``floor``: see ``embedding_bandwidth_floor``); ``"fixed"``: ``fixed_h`` (``scale``
+    and ``floor`` unused).
     """
     check_bandwidth_rule(rule)
     if rule == "median":
-        h = scale * median_bandwidth(x)
+        h = jnp.maximum(scale * median_bandwidth(x), floor)
     else:
         h = jnp.asarray(fixed_h, dtype=x.dtype)
     return jnp.sqrt(jnp.maximum(jnp.square(h), _MIN_H2))
@@ -177,25 +194,36 @@ def gamma_schedule(name: str, t: jax.Array | float, T: jax.Array | float) -> jax
 # ---------------------------------------------------------------------------------------------
 # Kernels on an embedding of the particles (function space)
 # ---------------------------------------------------------------------------------------------
-def embedded_repulsion(x, embed, rule: str, fixed_h, scale=1.0):
+def embedding_bandwidth_floor(e: jax.Array, coordinate_scale: float | None) -> float:
+    """Smallest median-heuristic ``h`` on embeddings ``e[n, k]`` whose coordinates have scale
+    ``coordinate_scale`` (the embedding's declared ``coordinate_scale``): ``EMBEDDING_BANDWIDTH_FLOOR
+    * sqrt(k) * coordinate_scale``; 0 (no floor) when the embedding declares none."""
+    if coordinate_scale is None:
+        return 0.0
+    return EMBEDDING_BANDWIDTH_FLOOR * math.sqrt(e.shape[-1]) * float(coordinate_scale)
+
+
+def embedded_repulsion(x, embed, rule: str, fixed_h, scale=1.0, coordinate_scale=None):
     """``(R[n, d], h)``: the repulsion of ``repulsion`` computed on ``e = embed(x)`` and pulled
     back to ``x`` by a vector-Jacobian product: ``R[i] = J_i^T sum_j k(e_j, e_i) (e_i - e_j) / h^2``.
 
     ``embed``: ``[n, d] -> [n, k]``, row ``i`` depending on ``x[i]`` only. ``h`` by ``rule`` on
-    the embeddings (median heuristic on output distances) and held fixed in the gradient, as in
+    the embeddings (median heuristic on output distances, floored by
+    ``embedding_bandwidth_floor(e, coordinate_scale)``) and held fixed in the gradient, as in
     parameter space.
     """
     e, pullback = jax.vjp(embed, x)
-    h = bandwidth(e, rule, fixed_h, scale)
+    h = bandwidth(e, rule, fixed_h, scale, embedding_bandwidth_floor(e, coordinate_scale))
     return pullback(repulsion(e, h))[0], h
 
 
-def embedded_svgd_direction(x, grad_logp, embed, rule: str, fixed_h, scale=1.0, repulsion_scale=1.0):
+def embedded_svgd_direction(x, grad_logp, embed, rule: str, fixed_h, scale=1.0, repulsion_scale=1.0,
+                            coordinate_scale=None):
     """``(phi[n, d], h)``: ``svgd_direction`` with the kernel on ``e = embed(x)`` (see
     ``embedded_repulsion``): ``phi_i = 1/n sum_j [k(e_j, e_i) g_j + c J_i^T grad_{e_j} k(e_j, e_i)]``."""
     n = x.shape[0]
     e, pullback = jax.vjp(embed, x)
-    h = bandwidth(e, rule, fixed_h, scale)
+    h = bandwidth(e, rule, fixed_h, scale, embedding_bandwidth_floor(e, coordinate_scale))
     drive = kernel_matrix(e, h).T @ grad_logp
     return (drive + repulsion_scale * pullback(repulsion(e, h))[0]) / n, h
 
@@ -228,6 +256,16 @@ class ActionEmbedding:
 
     policy: object
     num_probes: int = 32
+
+    @property
+    def coordinate_scale(self) -> float | None:
+        """Scale of one embedding coordinate, for the bandwidth floor: the RMS half-width of the
+        action box (continuous), 0.5 (probabilities); None (no floor) for an unbounded box."""
+        if self.policy.discrete:
+            return 0.5
+        half = 0.5 * (np.asarray(self.policy.action_high, np.float64) - np.asarray(self.policy.action_low, np.float64))
+        s = float(np.sqrt(np.mean(np.square(half))))
+        return s if math.isfinite(s) and s > 0 else None
 
     def __call__(self, x, ctx: ProbeContext):
         out = jax.vmap(lambda flat: self.policy.probe_outputs(flat, ctx.obs, ctx.obs_stats))(x)

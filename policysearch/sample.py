@@ -29,7 +29,7 @@ import time
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from policysearch.cli import UsageError, hydra_app, prepare_out_dir, task_overrides
+from policysearch.cli import UsageError, gradient_free_strategies, hydra_app, prepare_out_dir, task_overrides
 from policysearch.config import apply_strategy_defaults
 
 
@@ -179,7 +179,7 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     return summary
 
 
-@hydra_app("sample")
+@hydra_app("sample", help_option=gradient_free_strategies)
 def main(cfg: DictConfig) -> float:  # hydra_app: compile cache on, one-line errors
     summary = run(cfg)
     msg = {k: summary[k] for k in ("target", "strategy", "evaluations", "run_seconds")}

@@ -91,6 +91,24 @@ def tiny(tmp_path_factory):
     return cache, vae, h
 
 
+def test_model_cache_lives_in_the_user_cache_not_the_current_directory(tiny, tmp_path, monkeypatch):
+    from policysearch import compile_cache
+    from policysearch.btgm.cases import help_text, models
+
+    _, _, h = tiny
+    monkeypatch.delenv("POLICYSEARCH_BTGM_CACHE", raising=False)
+    monkeypatch.setattr(compile_cache, "ROOT", str(tmp_path / "home_cache"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert models.default_cache_dir() == str(tmp_path / "home_cache" / "btgm_models")
+    models.cached("probe", {"k": 1}, lambda: h)
+    assert os.listdir(tmp_path / "elsewhere") == []
+    assert os.listdir(tmp_path / "home_cache" / "btgm_models")[0].startswith("probe-")
+    assert str(tmp_path / "home_cache" / "btgm_models") in help_text()  # --help says where
+    monkeypatch.setenv("POLICYSEARCH_BTGM_CACHE", str(tmp_path / "moved"))
+    assert models.default_cache_dir() == str(tmp_path / "moved")
+
+
 def test_model_cache_roundtrip(tiny):
     cache, vae, h = tiny
     assert sorted(os.listdir(cache))[0].startswith("digits_classifier-")
@@ -117,6 +135,31 @@ def test_registry_lists_the_case_studies():
 
 
 # ------------------------------------------------------------------ rejection baseline
+def test_sweep_theory_comes_from_one_common_sample_and_labels_have_no_negative_zero():
+    """The table's theory columns are the IS estimates on the figure's common sample (one set of
+    draws for every beta: E f(beta) is monotone, dE f/dbeta = Var f >= 0), not each tuned
+    model's own fresh draws; a tiny negative Monte-Carlo KL is labelled 0.0, not -0.0."""
+    from types import SimpleNamespace
+
+    from policysearch.btgm.estimators import tilt_estimates
+
+    f_p = jax.random.gumbel(jax.random.key(0), (20000,))      # heavy right tail, like logit D
+    own = {"mean": 0.0, "kl": -0.004, "gap": 0.0, "ess_flow": 1.0, "se": 0.1, "kl_se": 0.1,
+           "is_mean": 99.0, "is_kl": 99.0, "is_ess": 1.0}        # a model's own IS: ignored
+    betas = [0.0, 0.25, 0.5, 0.75, 1.0]
+    rows = study.sweep_rows([SimpleNamespace(beta=b, estimates=own) for b in betas], f_p)
+    for r in rows:
+        ref = tilt_estimates(f_p, r["beta"])
+        assert r["is_mean"] == pytest.approx(float(ref["mean"]), rel=1e-6)
+        assert r["is_kl"] == pytest.approx(float(ref["kl"]), rel=1e-6, abs=1e-7)
+    assert np.all(np.diff([r["is_mean"] for r in rows]) > 0)
+    assert study.beta_label(rows[0]) == "b=0\nKL=0.0"
+    assert study.beta_label({"beta": 0.5, "kl": 1.26}) == "b=0.5\nKL=1.3"
+    w = study.is_weights(np.asarray(f_p), 0.5)
+    assert w.sum() == pytest.approx(1.0) and float(np.sum(w * np.asarray(f_p))) == pytest.approx(
+        rows[2]["is_mean"], rel=1e-4)
+
+
 def test_top_fraction_keeps_the_top_quantile():
     base = StandardNormal(1)
     f = lambda x: x[:, 0]                                  # noqa: E731
@@ -140,7 +183,7 @@ def test_tiny_latent_case_end_to_end(tiny):
                                 digits.criterion("log_class", h, 4), n_normalise=4000)
     tuned = study.beta_sweep(jax.random.key(2), prob.base, prob.f, [0.0, 2.0],
                              steps_first=400, steps=200, chunk=200, eval_samples=2000)
-    rows = study.sweep_rows(tuned)
+    rows = study.sweep_rows(tuned, prob.f(prob.base.sample(jax.random.key(4), 20000)))
     assert abs(rows[0]["kl"]) < 0.02 and abs(rows[0]["mean"]) < 0.1
     assert rows[1]["mean"] > 0.8 and rows[1]["kl"] > 0.3
     assert abs(rows[1]["mean"] - rows[1]["is_mean"]) < 0.35

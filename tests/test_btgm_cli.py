@@ -61,6 +61,31 @@ def test_cli_gradient_free_for_a_thresholded_criterion(tmp_path):
     assert s["gradient_norms"] is None                  # not differentiable: no assessment
 
 
+def test_cli_progress_names_the_beta_being_trained(tmp_path, capsys):
+    """Each search iteration's training lines carry that iteration's beta (they showed the
+    previous one)."""
+    import re
+
+    from policysearch.btgm.cli import run
+    cfg = compose_cfg(["case=gauss2d", "criterion=linear", "target_kl=0.8", *TINY,
+                       "progress=true", "btgm.search.beta0=3", "btgm.curve_points=0",
+                       "btgm.theory.smc=false", "figures=false", f"out_dir={tmp_path / 'p'}"],
+                      config_name="btgm")
+    run(cfg)
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("[btgm]")]
+    trained, iters = [], 0
+    for x in lines:
+        step = re.match(r"\[btgm\] beta=(\S+) step", x)
+        it = re.match(r"\[btgm\] search iter \d+: beta=(\S+) ", x)
+        if step:
+            trained.append(step.group(1))
+        elif it:
+            assert trained and set(trained) == {it.group(1)}, (trained, x)
+            trained, iters = [], iters + 1
+    assert iters >= 2
+    assert lines[0].startswith("[btgm] beta=3 step")            # the first beta: beta0, not 0
+
+
 @pytest.mark.parametrize("overrides,message", [
     (["case=nope", "target_kl=1"], "case='nope' is unknown; allowed: "),
     (["criterion=cubic", "target_kl=1"], "criterion='cubic' is unknown for case 'gauss2d'"),

@@ -210,3 +210,82 @@ def test_action_kernel_through_the_cli_config_on_discrete_and_continuous_envs(tm
     a = np.load(tmp_path / "actions" / "policies" / "seed_0.npz")["particles"]
     p = np.load(tmp_path / "parameters" / "policies" / "seed_0.npz")["particles"]
     assert a.shape == p.shape and not np.allclose(a, p)
+
+
+# ---------------------------------------------------------------------------------------------
+# bandwidth floor on embeddings (behaviourally identical particles)
+# ---------------------------------------------------------------------------------------------
+PENDULUM_LIKE = MLPPolicy(3, 1, False, (16,), action_low=(-2.0,), action_high=(2.0,))
+ACROBOT_LIKE = MLPPolicy(6, 3, True, (16,))
+
+
+def _twins(policy):
+    """A policy and a hidden-unit permutation of it: the same behaviour, far apart in parameters."""
+    x = policy.init_flat(jax.random.key(0))
+    return jnp.stack([x, _permute_hidden(policy, x, jnp.arange(16)[::-1])])
+
+
+@pytest.mark.parametrize("policy", [PENDULUM_LIKE, ACROBOT_LIKE], ids=["continuous", "discrete"])
+def test_coinciding_behaviours_get_a_small_finite_repulsion(policy):
+    x = _twins(policy)
+    emb, ctx = _probes(policy, n=32)
+    embed = lambda z: emb(z, ctx)  # noqa: E731
+    floor = kernels.embedding_bandwidth_floor(embed(x), emb.coordinate_scale)
+    assert floor == pytest.approx(0.01 * np.sqrt(32 * policy.action_size) * (2.0 if not policy.discrete else 0.5))
+    # without the floor: float noise times 1/h^2 (the degeneracy the floor removes)
+    raw, h_raw = kernels.embedded_repulsion(x, embed, "median", 1.0, 1.0)
+    assert float(h_raw) < 1e-5 and float(jnp.abs(raw).max()) > 1e4
+    rep, h = kernels.embedded_repulsion(x, embed, "median", 1.0, 1.0, emb.coordinate_scale)
+    assert float(h) == pytest.approx(floor)
+    assert np.all(np.isfinite(rep)) and float(jnp.abs(rep).max()) < 1e-3
+
+    # SV-CMA-ES (library class: no repulsion cap) and SVGD read the floor from the embedding
+    d = policy.num_params
+    sv = SVCMAES(2, 4, d, kernel_space="actions", embed=emb)
+    st = sv.init(None, x)
+    off, st = sv.ask(jax.random.key(1), st)
+    st = sv.tell(off, jnp.zeros((2, 4)), st, embed_context=ctx)
+    assert float(st.bandwidth) == pytest.approx(floor)
+    assert 0.0 <= float(st.repulsion_ratio) < 1e-3  # of a CMA mean step (unfloored: ~1e6)
+    svgd = SVGD(2, 2, d, optimizer="sgd", kernel_space="actions", embed=emb)
+    st = svgd.init(None, x, svgd.default_params.replace(learning_rate=1.0))
+    off, st = svgd.ask(jax.random.key(1), st)
+    st = svgd.tell(off, jnp.zeros((2, 2)), st, embed_context=ctx)  # flat f: the step is the repulsion
+    step = np.asarray(svgd.means(st) - x)
+    assert float(st.bandwidth) == pytest.approx(floor)
+    assert np.all(np.isfinite(step)) and np.abs(step).max() < 1e-3
+
+
+def test_bandwidth_floor_does_not_bind_on_spread_particles():
+    for policy in (PENDULUM_LIKE, ACROBOT_LIKE):
+        x = jax.vmap(policy.init_flat)(jax.random.split(jax.random.key(5), 8))
+        emb, ctx = _probes(policy, n=32)
+        embed = lambda z: emb(z, ctx)  # noqa: E731
+        a, h_a = kernels.embedded_repulsion(x, embed, "median", 1.0, 1.0)
+        b, h_b = kernels.embedded_repulsion(x, embed, "median", 1.0, 1.0, emb.coordinate_scale)
+        assert float(h_a) > 5 * kernels.embedding_bandwidth_floor(embed(x), emb.coordinate_scale)
+        np.testing.assert_array_equal(a, b)
+        assert float(h_a) == float(h_b)
+
+
+def test_coinciding_particles_in_parameter_space_get_zero_repulsion():
+    """Parameter space has no floor: identical particles differ by exactly 0 (zero repulsion,
+    finite state); distinct particles differ really, and the push follows the median heuristic's
+    1/distance law (the same configuration shrunk 1000 times pushes 1000 times harder)."""
+    x0 = jnp.broadcast_to(jnp.linspace(-1.0, 1.0, 5), (4, 5))
+    sv = SVCMAES(4, 6, 5)
+    st = sv.init(None, x0)
+    off, st = sv.ask(jax.random.key(0), st)
+    st = sv.tell(off, jnp.sum(off**2, -1), st)
+    assert float(st.repulsion_ratio) == 0.0 and np.all(np.isfinite(np.asarray(st.mean)))
+    svgd = SVGD(4, 2, 5, optimizer="sgd")
+    st = svgd.init(None, x0, svgd.default_params.replace(learning_rate=1.0))
+    off, st = svgd.ask(jax.random.key(0), st)
+    st = svgd.tell(off, jnp.zeros((4, 2)), st)
+    np.testing.assert_array_equal(svgd.means(st), x0)
+    u = jax.random.normal(jax.random.key(1), (4, 5))
+    norms = []
+    for eps in (1e-3, 1e-6):
+        x = eps * u  # (centred at 0: float rounding stays relative)
+        norms.append(float(jnp.abs(kernels.repulsion(x, kernels.bandwidth(x, "median", 1.0))).max()))
+    assert norms[1] / norms[0] == pytest.approx(1e3, rel=1e-2)

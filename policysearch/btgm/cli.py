@@ -252,7 +252,7 @@ def run(cfg: DictConfig) -> dict:
                 steps_first=v["steps_first"], max_iter=v["max_iter"], tol=v["tol"],
                 f_sup=sup_n, beta_max=bmax_n, beta0=beta0_n, flow=v["flow"],
                 n_theory=v["n_theory"],
-                progress=prog, on_iter=on_iter, **tkw)
+                progress=prog, on_iter=on_iter, on_train=lambda b: cur.update(beta=b), **tkw)
         else:
             beta_n, res, history = find_beta_gradient_free(
                 k_search, base, f_n, target_kl=tgt_kl, target_mean=tgt_mean,

@@ -180,7 +180,8 @@ def find_beta(key, base, f: Callable, target_kl: float | None = None,
               tol: float = 0.0, f_sup: float | None = None, beta_max: float | None = None,
               flow: FlowConfig | None = None, batch: int = 256, learning_rate: float = 1e-3,
               eval_samples: int = 4096, n_theory: int = 20000, chunk: int = 250,
-              progress: Callable | None = None, on_iter: Callable | None = None):
+              progress: Callable | None = None, on_iter: Callable | None = None,
+              on_train: Callable | None = None):
     """Search beta so that the tuned q_beta has KL(q||p) = ``target_kl`` (C_D, e.g.
     -log rho for "the top rho fraction") or E_q f = ``target_mean`` (C_f).
 
@@ -191,7 +192,8 @@ def find_beta(key, base, f: Callable, target_kl: float | None = None,
     ``f_sup``: a known upper bound of f; a target_mean >= f_sup raises
     :class:`UnreachableTargetError` before any training. ``beta_max`` (default 1e3 / std_p f):
     passing it without reaching the target raises the same error. ``progress(step, total,
-    loss)`` is forwarded to :func:`tune`; ``on_iter(entry)`` is called after each iteration.
+    loss)`` is forwarded to :func:`tune`; ``on_train(beta)`` is called before each tuning (the
+    beta being trained, e.g. for a progress label); ``on_iter(entry)`` after each iteration.
 
     Returns ``(beta, tuned, history)``: the beta whose tuned model is closest to the target
     (the last one when converged), its :class:`TunedModel`, and one dict per iteration (beta,
@@ -204,6 +206,8 @@ def find_beta(key, base, f: Callable, target_kl: float | None = None,
 
     def evaluate(k, b):
         first = state["tuned"] is None
+        if on_train is not None:
+            on_train(b)
         tuned = tune(k, base, f, b, steps=steps_first if (first and steps_first) else steps,
                      init=state["tuned"], flow=flow, batch=batch, learning_rate=learning_rate,
                      eval_samples=eval_samples, chunk=chunk, progress=progress)

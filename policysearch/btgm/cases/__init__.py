@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Case", "CaseModel", "register", "get_case", "case_names", "CASES"]
+__all__ = ["Case", "CaseModel", "register", "get_case", "case_names", "help_text", "CASES"]
 
 
 @dataclasses.dataclass
@@ -73,6 +73,24 @@ def _load_lazy():
 def case_names() -> list[str]:
     _load_lazy()
     return sorted(CASES)
+
+
+def help_text() -> str:
+    """The registered cases and their criteria, for ``python -m policysearch.btgm --help``."""
+    _load_lazy()
+    lines = ["case / criterion (registered in policysearch/btgm/cases/; `*`: no gradient, "
+             "method=auto uses SMC; case settings: +case_cfg.<key>=...):"]
+    for name in sorted(CASES):
+        c = CASES[name]
+        crit = ", ".join(k if k in c.differentiable else f"{k}*" for k in c.criteria)
+        lines.append(f"  {name}: {crit}" + (f"  ({c.description})" if c.description else ""))
+        if c.defaults:
+            lines.append("    case_cfg: " + ", ".join(f"{k}={v}" for k, v in c.defaults.items()))
+    from .models import default_cache_dir
+
+    lines.append(f"Trained case models are cached in {default_cache_dir()} "
+                 "($POLICYSEARCH_BTGM_CACHE moves it; delete it after changing the training code).")
+    return "\n".join(lines)
 
 
 def get_case(name: str) -> Case:

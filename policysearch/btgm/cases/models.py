@@ -6,8 +6,9 @@
   distribution has an exact log-density (``StandardNormal``) and the criterion is read on the
   mean decoder output x = dec(z) (the paper's footnote 4: a deterministic decoder).
 * ``train_classifier``: an MLP classifier (the digits' h, and the adversarial discriminator).
-* ``cached``: a model's parameters saved under ``experiments_out/btgm_models/`` keyed by a hash
-  of its settings, so reruns of the case studies skip training.
+* ``cached``: a model's parameters saved under ``~/.cache/policysearch/btgm_models/``
+  (``$POLICYSEARCH_BTGM_CACHE`` moves it) keyed by a hash of its settings, so reruns of the case
+  studies and the CLI skip training, from any directory.
 
 Training is one ``lax.scan`` over Adam steps (one compiled program, no per-step host sync).
 """
@@ -41,10 +42,12 @@ __all__ = [
 
 
 def default_cache_dir() -> str:
-    """Where trained case models live (ignored by git): $POLICYSEARCH_BTGM_CACHE or
-    experiments_out/btgm_models under the current directory."""
-    return os.environ.get("POLICYSEARCH_BTGM_CACHE",
-                          os.path.join("experiments_out", "btgm_models"))
+    """Where trained case models live: $POLICYSEARCH_BTGM_CACHE, else btgm_models/ in the
+    project's user cache (``~/.cache/policysearch``, beside the JAX cache), whatever the
+    current directory."""
+    from policysearch import compile_cache
+
+    return os.environ.get("POLICYSEARCH_BTGM_CACHE") or os.path.join(compile_cache.ROOT, "btgm_models")
 
 
 # =========================================================================================

@@ -20,7 +20,7 @@ from ..latent import StandardNormal, latent_criterion
 from ..tuning import TunedModel, tune
 
 __all__ = ["experiment_setup", "write_results", "save_figure", "LatentProblem",
-           "latent_problem", "beta_sweep", "sweep_rows", "plot_curves",
+           "latent_problem", "beta_sweep", "sweep_rows", "is_weights", "beta_label", "plot_curves",
            "plot_image_rows", "plot_load_band", "plot_load_samples", "SYNTHETIC_NOTE"]
 
 SYNTHETIC_NOTE = "SYNTHETIC data (policysearch.btgm.cases.energy_data), not measurements"
@@ -117,10 +117,34 @@ def beta_sweep(key, base, f: Callable, betas, steps_first: int = 1500, steps: in
     return out
 
 
-def sweep_rows(tuned: list[TunedModel]) -> list[dict]:
-    """One row per tuned model: beta, empirical and IS ("theory") E f and KL, gap, ESS."""
-    keys = ("mean", "is_mean", "kl", "is_kl", "gap", "ess_flow", "is_ess", "se", "kl_se")
-    return [{"beta": t.beta, **{k: float(t.estimates[k]) for k in keys}} for t in tuned]
+def sweep_rows(tuned: list[TunedModel], f_p) -> list[dict]:
+    """One row per tuned model: beta, empirical E f and KL, gap, ESS, and the theory at the same
+    beta: ``is_mean``, ``is_kl``, ``is_ess``, ``is_log_z`` by importance sampling on ``f_p``, f on
+    ONE common sample of p - the one the figure's theory curve uses - for every beta. (Each tuned
+    model's own IS values use fresh draws per beta: on a heavy-tailed f they scatter from beta to
+    beta, e.g. E f non-monotone although dE f / dbeta = Var f >= 0.)"""
+    from ..estimators import tilt_curve
+
+    keys = ("mean", "kl", "gap", "ess_flow", "se", "kl_se")
+    rows = [{"beta": t.beta, **{k: float(t.estimates[k]) for k in keys}} for t in tuned]
+    cur = tilt_curve(f_p, [r["beta"] for r in rows])
+    for j, r in enumerate(rows):
+        r.update({f"is_{k}": float(cur[k][j]) for k in ("mean", "kl", "ess", "log_z")})
+    return rows
+
+
+def is_weights(f_p, beta: float) -> np.ndarray:
+    """Self-normalised importance weights softmax(beta f_p) of p's samples for q_beta (float64):
+    averages under q_beta of anything measured on the same samples (class fractions, ...)."""
+    v = float(beta) * np.asarray(f_p, np.float64)
+    w = np.exp(v - v.max())
+    return w / w.sum()
+
+
+def beta_label(row: dict) -> str:
+    """Row label of the sample grids: beta and the tuned KL (no "-0.0" for a tiny negative
+    Monte-Carlo KL at beta = 0)."""
+    return f"b={row['beta']:g}\nKL={round(row['kl'], 1) + 0.0:.1f}"
 
 
 # =========================================================================================
@@ -147,7 +171,7 @@ def plot_curves(path: str, theory: dict, series: dict, title: str, smc: dict | N
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     tb, tm, tk = (np.asarray(theory[k]) for k in ("beta", "mean", "kl"))
-    axes[0].plot(tb, tm, "k-", lw=1.5, label="theory (IS on p's samples)")
+    axes[0].plot(tb, tm, "k-", lw=1.5, label=theory.get("label", "theory (IS on p's samples)"))
     axes[1].plot(tb, tk, "k-", lw=1.5)
     axes[2].plot(tk, tm, "k-", lw=1.5)
     if smc is not None:
