@@ -14,6 +14,14 @@ Subclasses define:
 * ``observation(state) -> float32[observation_size]``;
 * optionally ``_canonical_gym_state(arr)`` to map a float64 Gymnasium state onto ours
   (e.g. wrapping an angle) before it is cast to float32.
+
+Behaviour descriptor (the quality-diversity view of a run, docs/qd.md): every env defines
+``descriptor_names``, the documented bounds ``descriptor_low`` / ``descriptor_high``
+(float32[D]), ``qd_offset`` (added to a return to make it >= 0 for the QD-score, QDax's
+convention) and three pure functions that the rollout threads through its scan:
+``descriptor_init(obs, state) -> acc``, ``descriptor_update(acc, obs, action, next_obs,
+next_state, alive) -> acc`` (``alive``: the step belongs to the episode, the same mask as the
+rewards) and ``descriptor_final(acc, length) -> float32[D]`` (raw, not clipped).
 """
 
 from __future__ import annotations
@@ -137,6 +145,29 @@ class Env:
         return np.stack(
             [np.asarray(getattr(state, f), dtype=np.float64) for f in self.STATE_FIELDS], axis=-1
         )
+
+    # ------------------------------------------------------------------ behaviour descriptor
+    descriptor_names: tuple[str, ...] = ()
+    descriptor_low: np.ndarray | None = None  # float32[D]
+    descriptor_high: np.ndarray | None = None  # float32[D]
+    qd_offset: float = 0.0
+
+    def _no_descriptor(self):
+        return NotImplementedError(
+            f"env {self.name!r} defines no behaviour descriptor (descriptor_names, descriptor_init, "
+            "descriptor_update, descriptor_final; see envs/base.py and docs/qd.md)")
+
+    def descriptor_init(self, obs, state):
+        """Accumulator (pytree of float32 arrays) at the reset observation/state."""
+        raise self._no_descriptor()
+
+    def descriptor_update(self, acc, obs, action, next_obs, next_state, alive):
+        """Accumulator after one step (called every scan step; ``alive``: the step counts)."""
+        raise self._no_descriptor()
+
+    def descriptor_final(self, acc, length):
+        """Raw descriptor float32[D] of an episode of ``length`` alive steps (not clipped)."""
+        raise self._no_descriptor()
 
     def __repr__(self) -> str:
         cls = type(self).__name__

@@ -9,6 +9,11 @@ A strategy with ``kernel_space="actions"`` gets ``kernels.ActionEmbedding(policy
 ``embed`` and, every generation inside the compiled program, fresh probe observations drawn
 from that generation's visited observations (``N(mean, var)`` of the rollout's statistics) as
 its ``embed_context``. With ``kernel_space="parameters"`` nothing of this is traced.
+
+With an archive spec (policysearch/qd, docs/qd.md) every evaluated offspring goes, inside the
+same compiled generation, into the seed's MAP-Elites archive (fitness = its training return,
+descriptor = its behaviour descriptor, both means over the generation's episodes); the archive
+is part of the carry (checkpointed, exported) and the QD metrics are logged every generation.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import jax.numpy as jnp
 
 from . import kernels
 from .policy import MLPPolicy, ObsNormState
+from .qd import archive as qd_archive
+from .qd.metrics import qd_metrics
 from .rollout import make_population_evaluator
 
 NEVER = -1  # first_solved_generation before a solve
@@ -39,6 +46,7 @@ class SeedCarry:
     first_solved_generation: jax.Array  # int32, NEVER until a population return >= threshold
     evaluations: jax.Array  # int32 policy evaluations so far
     nan_total: jax.Array  # int32
+    archive: Any = None  # qd.Archive of every evaluated policy (None when the run has no archive)
 
 
 def pairwise_mean_distance(x):
@@ -71,14 +79,20 @@ def make_runner(
     validation_episodes: int,
     init_sigma_scale: float = 1.0,
     population_constraint: Callable | None = None,
+    archive_spec=None,
 ) -> Runner:
-    """Build the compiled functions of a run (nothing is compiled until first call)."""
+    """Build the compiled functions of a run (nothing is compiled until first call).
+
+    `archive_spec` (a `qd.ArchiveSpec`, or None for no archive): the per-seed QD archive.
+    """
     function_kernel = getattr(strategy, "kernel_space", "parameters") != "parameters"
     if function_kernel and strategy.embed is None:
         strategy = dataclasses.replace(strategy, embed=kernels.ActionEmbedding(policy, strategy.num_probes))
+    qd = archive_spec
     evaluate = make_population_evaluator(
-        env, policy, num_episodes, track_observations=policy.normalize_observations or function_kernel)
-    validate_eval = make_population_evaluator(env, policy, validation_episodes)
+        env, policy, num_episodes, track_observations=policy.normalize_observations or function_kernel,
+        descriptors=qd is not None)
+    validate_eval = make_population_evaluator(env, policy, validation_episodes, descriptors=False)
     num_particles, pop_size, dim = strategy.num_particles, strategy.pop_size, strategy.dim
 
     def init_seed(seed):
@@ -96,6 +110,7 @@ def make_runner(
             first_solved_generation=jnp.int32(NEVER),
             evaluations=jnp.int32(0),
             nan_total=jnp.int32(0),
+            archive=None if qd is None else qd_archive.init(qd.centroids, qd.low, qd.high, dim, qd.grid),
         )
 
     def generation(carry: SeedCarry, g):
@@ -142,6 +157,15 @@ def make_runner(
         }
         if hasattr(state, "repulsion_ratio"):  # SV-CMA-ES: repulsion step / neutral CMA step
             metrics["repulsion_ratio"] = state.repulsion_ratio
+        archive = carry.archive
+        if qd is not None:  # every evaluated policy into the seed's archive
+            fit = jnp.where(result.finite, returns, jnp.nan)  # a NaN return never enters
+            desc = result.descriptors
+            if qd.dims != tuple(range(desc.shape[1])):  # a subset of the env's descriptor
+                desc = desc[:, list(qd.dims)]
+            archive, clipped = qd_archive.add(archive, population, desc, fit)
+            metrics.update(qd_metrics(archive.fitnesses, qd.qd_offset))
+            metrics["descriptor_clipped"] = clipped
         new = SeedCarry(
             key=key,
             strategy_state=state,
@@ -151,6 +175,7 @@ def make_runner(
             first_solved_generation=first,
             evaluations=evaluations,
             nan_total=carry.nan_total + result.nan_count,
+            archive=archive,
         )
         return new, metrics
 

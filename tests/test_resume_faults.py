@@ -69,6 +69,7 @@ def assert_same_run(a, b):
     assert ma == mb, "metrics.jsonl differs"
     assert sa == sb, "summary.json differs"
     assert pa == pb and arr_a.keys() == arr_b.keys()
+    assert "0/archive_genotypes" in arr_a, "the QD archive is exported (and so compared)"
     for k in arr_a:
         np.testing.assert_array_equal(arr_a[k], arr_b[k], err_msg=k)
     assert da == db, "report numbers (diversity.json) differ"

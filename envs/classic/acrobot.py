@@ -10,6 +10,11 @@ this port integrates in float32 with the same RK4 stages. `cos(x - pi/2)` in the
 evaluated as the identical `sin(x)`, which is more accurate in float32. The system is chaotic:
 single steps from the same state agree at float32 tolerance; free-running trajectories agree for
 roughly 100-200 steps before the float64/float32 rounding differences are amplified.
+
+Behaviour descriptor: ``goal_step``, the step the tip reaches the line divided by the time limit
+(in [0, 1]; 1 if never), and ``mean_abs_velocity``, the mean |dtheta1| of the first link over the
+episode's steps, in [0, 4 pi] (few strong swings or many small ones). ``qd_offset`` = the time
+limit (reward -1 per step).
 """
 
 from __future__ import annotations
@@ -54,6 +59,26 @@ class Acrobot(Env):
     MAX_VEL_1 = 4 * math.pi
     MAX_VEL_2 = 9 * math.pi
     AVAIL_TORQUE = (-1.0, 0.0, 1.0)
+
+    descriptor_names = ("goal_step", "mean_abs_velocity")
+    descriptor_low = np.array([0.0, 0.0], np.float32)
+    descriptor_high = np.array([1.0, MAX_VEL_1], np.float32)
+
+    @property
+    def qd_offset(self) -> float:
+        """-(lowest return): -1 per step."""
+        return float(self.max_episode_steps)
+
+    def descriptor_init(self, obs, state):
+        return jnp.float32(0.0)  # sum of |dtheta1| over the episode's steps
+
+    def descriptor_update(self, acc, obs, action, next_obs, next_state, alive):
+        return acc + jnp.where(alive, jnp.abs(next_state.dtheta1), jnp.float32(0.0))
+
+    def descriptor_final(self, acc, length):
+        # an episode ends at the goal or at the time limit: goal step / limit = length / limit
+        n = jnp.maximum(length, 1).astype(jnp.float32)
+        return jnp.stack([n / np.float32(self.max_episode_steps), acc / n]).astype(jnp.float32)
 
     def init_physics(self, key):
         s = jax.random.uniform(key, (4,), jnp.float32, minval=-0.1, maxval=0.1)

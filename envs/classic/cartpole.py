@@ -10,6 +10,11 @@ Numerics: Gymnasium integrates in float64; this port in float32 with the same fo
 CartPole is unstable (errors grow ~10% per step near upright), so open-loop replays of one
 action sequence separate after ~100 steps; closed-loop episodes and single steps from the same
 state agree at float32 tolerance.
+
+Behaviour descriptor: ``mean_position``, the mean cart position over the episode's steps (the
+positions the actions are taken at), in [-2.4, 2.4], and ``survival_fraction``, the episode
+length divided by the time limit, in [0, 1] (balance left, centred or right; fall early or not).
+``qd_offset`` = 0 (1 with ``sutton_barto_reward``, whose returns are >= -1).
 """
 
 from __future__ import annotations
@@ -54,9 +59,29 @@ class CartPole(Env):
     theta_threshold_radians = 12 * 2 * math.pi / 360
     x_threshold = 2.4
 
+    descriptor_names = ("mean_position", "survival_fraction")
+    descriptor_low = np.array([-x_threshold, 0.0], np.float32)
+    descriptor_high = np.array([x_threshold, 1.0], np.float32)
+
     def __init__(self, sutton_barto_reward: bool = False, max_episode_steps: int | None = None):
         super().__init__(max_episode_steps)
         self.sutton_barto_reward = bool(sutton_barto_reward)
+
+    @property
+    def qd_offset(self) -> float:
+        """-(lowest return): 0, or 1 with the Sutton-Barto reward (-1 on termination)."""
+        return 1.0 if self.sutton_barto_reward else 0.0
+
+    def descriptor_init(self, obs, state):
+        return jnp.float32(0.0)  # sum of the cart positions
+
+    def descriptor_update(self, acc, obs, action, next_obs, next_state, alive):
+        # the position the action is taken at: inside [-2.4, 2.4] on every alive step
+        return acc + jnp.where(alive, obs[0], jnp.float32(0.0))
+
+    def descriptor_final(self, acc, length):
+        n = jnp.maximum(length, 1).astype(jnp.float32)
+        return jnp.stack([acc / n, n / np.float32(self.max_episode_steps)]).astype(jnp.float32)
 
     def init_physics(self, key):
         s = jax.random.uniform(key, (4,), jnp.float32, minval=-0.05, maxval=0.05)

@@ -6,6 +6,10 @@ promotion rules (NEP 50), does the velocity/position update and every comparison
 `math.cos`). This port does the same arithmetic in float32 with the same operation order, so a
 step from the same state agrees to ~1 ulp. The reward (`-0.1 a^2`, `+100` on reaching the goal)
 uses the *unclipped* action, as in Gymnasium.
+
+Behaviour descriptor: ``min_position`` in [-1.2, -0.4] and ``goal_step`` in [0, 1] (see
+``mountain_car.MountainCarDescriptor``). ``qd_offset`` = 0.1 x time limit (lowest return of
+actions within the bounds).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..base import Env
+from .mountain_car import MountainCarDescriptor
 
 
 @flax.struct.dataclass
@@ -25,7 +30,7 @@ class MountainCarContinuousState:
     t: jax.Array
 
 
-class MountainCarContinuous(Env):
+class MountainCarContinuous(MountainCarDescriptor, Env):
     name = "mountaincar"
     gym_id = "MountainCarContinuous-v0"
     observation_size = 2
@@ -48,6 +53,11 @@ class MountainCarContinuous(Env):
         self.goal_velocity = float(goal_velocity)
         self.action_low = np.full((1,), self.min_action, np.float32)
         self.action_high = np.full((1,), self.max_action, np.float32)
+
+    @property
+    def qd_offset(self) -> float:
+        """-(lowest return) for actions within the bounds: -0.1 a^2 per step."""
+        return 0.1 * self.max_action**2 * self.max_episode_steps
 
     def init_physics(self, key):
         position = jax.random.uniform(key, (), jnp.float32, minval=-0.6, maxval=-0.4)

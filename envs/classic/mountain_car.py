@@ -3,6 +3,12 @@
 Numerics: Gymnasium keeps this state in float64 (python/np.float64 scalars) and only casts the
 observation to float32; this port runs the same update in float32. Differences are rounding
 only (~1e-7 relative per step) and stay below 1e-5 over whole 200-step episodes.
+
+Behaviour descriptor (both MountainCars, :class:`MountainCarDescriptor`): ``min_position``, the
+leftmost position reached (in [-1.2, -0.4]: the reset position is at most -0.4), and
+``goal_step``, the step the goal is reached divided by the time limit (in [0, 1]; 1 if never),
+which is the episode length / time limit since an episode ends only at the goal or the limit.
+They separate the usual strategies: one swing or several, and how fast.
 """
 
 from __future__ import annotations
@@ -15,6 +21,26 @@ import numpy as np
 from ..base import Env
 
 
+class MountainCarDescriptor:
+    """(leftmost position, goal step / time limit) of an episode; mixin of both MountainCars."""
+
+    descriptor_names = ("min_position", "goal_step")
+    descriptor_low = np.array([-1.2, 0.0], np.float32)
+    descriptor_high = np.array([-0.4, 1.0], np.float32)
+
+    def descriptor_init(self, obs, state):
+        return jnp.asarray(state.position, jnp.float32)
+
+    def descriptor_update(self, acc, obs, action, next_obs, next_state, alive):
+        return jnp.where(alive, jnp.minimum(acc, next_state.position), acc)
+
+    def descriptor_final(self, acc, length):
+        # an episode ends at the goal or at the time limit, so goal step / limit = length / limit
+        # exactly (1 if never reached; reaching it on the last step also gives 1)
+        goal = length.astype(jnp.float32) / np.float32(self.max_episode_steps)
+        return jnp.stack([acc, goal]).astype(jnp.float32)
+
+
 @flax.struct.dataclass
 class MountainCarState:
     position: jax.Array
@@ -22,7 +48,7 @@ class MountainCarState:
     t: jax.Array
 
 
-class MountainCar(Env):
+class MountainCar(MountainCarDescriptor, Env):
     name = "mountaincar_discrete"
     gym_id = "MountainCar-v0"
     observation_size = 2
@@ -42,6 +68,11 @@ class MountainCar(Env):
     def __init__(self, goal_velocity: float = 0.0, max_episode_steps: int | None = None):
         super().__init__(max_episode_steps)
         self.goal_velocity = float(goal_velocity)
+
+    @property
+    def qd_offset(self) -> float:
+        """-(lowest return): -1 per step."""
+        return float(self.max_episode_steps)
 
     def init_physics(self, key):
         position = jax.random.uniform(key, (), jnp.float32, minval=-0.6, maxval=-0.4)

@@ -13,6 +13,11 @@ step while spinning). In float32 an unbounded angle loses precision (ulp(64) ~ 8
 port stores th wrapped to [-pi, pi] (Cody-Waite reduction, ~1 ulp). Observation
 (cos th, sin th, thdot) and reward depend on th only modulo 2*pi, so they are unchanged;
 `state_from_gym` wraps Gymnasium's float64 angle before casting.
+
+Behaviour descriptor: ``upright_fraction``, the fraction of steps that end with the pole within
+``UPRIGHT_ANGLE`` (pi/8) of upright, in [0, 1], and ``mean_abs_torque``, the mean |u| of the
+clipped torque, in [0, 2] (swing up fast and hold, or pump gently). ``qd_offset`` = the largest
+cost per step (pi^2 + 0.1 * 8^2 + 0.001 * 2^2) x time limit.
 """
 
 from __future__ import annotations
@@ -55,11 +60,36 @@ class Pendulum(Env):
     m = 1.0
     l = 1.0  # noqa: E741
 
+    descriptor_names = ("upright_fraction", "mean_abs_torque")
+    descriptor_low = np.array([0.0, 0.0], np.float32)
+    descriptor_high = np.array([1.0, 2.0], np.float32)  # max_torque
+    UPRIGHT_ANGLE = math.pi / 8
+
     def __init__(self, g: float = 10.0, max_episode_steps: int | None = None):
         super().__init__(max_episode_steps)
         self.g = float(g)
         self.action_low = np.full((1,), -self.max_torque, np.float32)
         self.action_high = np.full((1,), self.max_torque, np.float32)
+
+    @property
+    def qd_offset(self) -> float:
+        """-(lowest return): the largest cost per step times the time limit."""
+        return (math.pi**2 + 0.1 * self.max_speed**2 + 0.001 * self.max_torque**2) * self.max_episode_steps
+
+    def descriptor_init(self, obs, state):
+        return {"upright": jnp.float32(0.0), "torque": jnp.float32(0.0)}
+
+    def descriptor_update(self, acc, obs, action, next_obs, next_state, alive):
+        f32 = np.float32
+        u = jnp.clip(self._continuous_action(action)[0], f32(-self.max_torque), f32(self.max_torque))
+        upright = jnp.abs(next_state.theta) <= f32(self.UPRIGHT_ANGLE)  # theta is kept in [-pi, pi]
+        w = alive.astype(jnp.float32)
+        return {"upright": acc["upright"] + w * upright.astype(jnp.float32),
+                "torque": acc["torque"] + w * jnp.abs(u)}
+
+    def descriptor_final(self, acc, length):
+        n = jnp.maximum(length, 1).astype(jnp.float32)
+        return jnp.stack([acc["upright"] / n, acc["torque"] / n]).astype(jnp.float32)
 
     def init_physics(self, key):
         k_th, k_thdot = jax.random.split(key)
