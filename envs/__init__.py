@@ -1,4 +1,5 @@
-"""Pure-JAX environments: ports of Gymnasium classic control, plus (optionally) Brax.
+"""Pure-JAX environments: ports of Gymnasium classic control, QDax's point maze, plus
+(optionally) Brax and QDax's QD-RL tasks on Brax.
 
     env = envs.make("mountaincar")                # short name
     env = envs.make("MountainCarContinuous-v0")   # or the Gymnasium id
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 from .base import Env
 from .classic import Acrobot, CartPole, MountainCar, MountainCarContinuous, Pendulum
+from .pointmaze import PointMaze
 
 __all__ = [
     "BRAX_NAMES",
@@ -38,7 +40,8 @@ _FACTORIES: dict[str, Callable[..., Env]] = {
     "acrobot": Acrobot,
 }
 
-#: short names of the built-in (classic control) envs
+#: short names of the built-in envs: the classic-control ports (those in GYM_IDS), then the
+#: registered ones (pointmaze)
 ENV_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 
 #: short name -> Gymnasium id
@@ -56,6 +59,11 @@ BRAX_NAMES: tuple[str, ...] = (
     "inverted_double_pendulum",
     "pusher",
     "swimmer",
+    # QDax's QD-RL tasks (Brax envs with QDax's wrappers; needs qdax, docs/qd.md "Tasks")
+    "hopper_uni",
+    "walker2d_uni",
+    "halfcheetah_uni",
+    "ant_omni",
 )
 
 # factory(name, **kwargs) -> Env for BRAX_NAMES; None until set or lazily imported
@@ -70,6 +78,9 @@ def register(name: str, factory: Callable[..., Env], gym_id: str | None = None) 
         ENV_NAMES = ENV_NAMES + (name,)
     if gym_id is not None:
         GYM_IDS[name] = gym_id
+
+
+register("pointmaze", PointMaze)  # QDax's deceptive maze (envs/pointmaze.py)
 
 
 def set_brax_factory(factory: Callable[..., Env] | None) -> None:
