@@ -5,7 +5,7 @@ observation to float32; this port runs the same update in float32. Differences a
 only (~1e-7 relative per step) and stay below 1e-5 over whole 200-step episodes.
 
 Behaviour descriptor (both MountainCars, :class:`MountainCarDescriptor`): ``min_position``, the
-leftmost position reached (in [-1.2, -0.4]: the reset position is at most -0.4), and
+leftmost position an action is taken at (in [-1.2, -0.4]: the reset position is at most -0.4), and
 ``goal_step``, the step the goal is reached divided by the time limit (in [0, 1]; 1 if never),
 which is the episode length / time limit since an episode ends only at the goal or the limit.
 They separate the usual strategies: one swing or several, and how fast.
@@ -32,7 +32,11 @@ class MountainCarDescriptor:
         return jnp.asarray(state.position, jnp.float32)
 
     def descriptor_update(self, acc, obs, action, next_obs, next_state, alive):
-        return jnp.where(alive, jnp.minimum(acc, next_state.position), acc)
+        # the positions an action is taken at (p_0 .. p_{L-1}), read from the carried observation:
+        # using next_state would make XLA recompute the step's physics in one more per-step
+        # kernel (+10 % of a MountainCar generation, benchmarks/qd_archive_overhead.py). The
+        # final position p_L only differs at the goal (x >= 0.45, never the leftmost).
+        return jnp.minimum(acc, jnp.where(alive, obs[0], jnp.float32(jnp.inf)))
 
     def descriptor_final(self, acc, length):
         # an episode ends at the goal or at the time limit, so goal step / limit = length / limit
