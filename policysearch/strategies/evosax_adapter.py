@@ -245,10 +245,13 @@ class EvosaxStrategy:
 
     def _map(self, fn, *args):
         """vmap over populations; one population is called directly (exactly evosax's program)."""
+        # optimization barriers keep XLA from fusing evosax's program with the adapter's own
+        # ops (best tracking, reshapes): evosax's part then compiles as it does alone, bit for bit
         if self.num_particles == 1:
-            out = fn(*(jax.tree.map(lambda a: a[0], a) for a in args))
+            args = jax.lax.optimization_barrier(tuple(jax.tree.map(lambda a: a[0], a) for a in args))
+            out = jax.lax.optimization_barrier(fn(*args))
             return jax.tree.map(lambda a: a[None], out)
-        return jax.vmap(fn)(*args)
+        return jax.lax.optimization_barrier(jax.vmap(fn)(*jax.lax.optimization_barrier(args)))
 
     def _evosax_params(self, params):
         evo_params = params.params
