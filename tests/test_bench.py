@@ -106,6 +106,12 @@ def test_smoke_outputs(smoke):
             for s in cell["seeds"]:
                 assert s["score"] == pytest.approx((s["best_return"] - zero) / (r["normalisation"][env]["one"] - zero))
                 assert s["behaviours"] >= 1 and s["behaviours_solving"] >= 0
+                assert s["coverage"] > 0 and s["qd_score"] >= 0 and s["solving_cells"] >= 0
+            qd = cell["summary"]["qd"]  # mean [CI] over the seeds of the archives' QD metrics
+            for key in ("qd_score", "coverage", "max_fitness", "solving_cells"):
+                values = [s[key] for s in cell["seeds"]]
+                assert qd[key]["point"] == pytest.approx(np.mean(values))
+                assert min(values) - 1e-9 <= qd[key]["ci"][0] <= qd[key]["point"] <= qd[key]["ci"][1] <= max(values) + 1e-9
             assert cell["summary"]["evaluations_per_generation"] == 8 and cell["summary"]["generations"] == 2
     scores = np.array(r["scores"]["open_es"])
     assert scores.shape == (2, 2)
@@ -114,6 +120,7 @@ def test_smoke_outputs(smoke):
     with open(os.path.join(smoke, "table.md")) as f:
         table = f.read()
     assert "IQM" in table and "cartpole" in table and "behaviours solving" in table
+    assert "quality-diversity" in table and "QD-score" in table
 
 
 def _drop_timings(r):

@@ -8,7 +8,9 @@ mean, median, optimality gap), performance profiles and probabilities of improve
 rliable (Agarwal et al. 2021) with stratified bootstrap CIs (runs resampled within each env),
 a fixed seed per strategy: deterministic, and a strategy's CIs do not depend on which other
 strategies are in the bench. Per env: solve rate with a Wilson interval, evaluations to first
-solve, final return, the report's diversity metrics and wall time.
+solve, final return, the report's diversity metrics and wall time; where the runs kept a QD
+archive (docs/qd.md), its QD-score, coverage, max fitness and solving cells per seed, with the
+mean and a 95 % bootstrap CI over seeds (rliable, as the aggregates).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ METRICS = ("IQM", "Mean", "Median", "Optimality Gap")
 CONFIDENCE = 0.95
 Z95 = 1.959963984540054  # standard normal quantile of 0.975
 DIVERSITY_KEYS = ("vendi_actions", "vendi_trajectories", "behaviours", "behaviours_solving")
+QD_KEYS = ("qd_score", "coverage", "max_fitness", "solving_cells")  # summary.json, runs with an archive
 
 
 def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -129,6 +132,26 @@ def probability_of_improvement(scores: dict, reference: str, reps: int, seed: in
     return out
 
 
+def mean_interval(values, reps: int, seed: int) -> dict | None:
+    """Mean over seeds with rliable's 95 % bootstrap CI (one task); None without finite values."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], np.float64)
+    if v.size == 0:
+        return None
+    if v.size == 1:
+        return {"point": float(v[0]), "ci": [float(v[0]), float(v[0])]}
+    from rliable import metrics
+
+    point, ci = _interval(v[:, None], lambda x: np.array([metrics.aggregate_mean(x)]), reps, seed)
+    return {"point": float(point[0]), "ci": [float(ci[0, 0]), float(ci[1, 0])]}
+
+
+def qd_table(rows: list[dict], reps: int, seed: int) -> dict | None:
+    """{key: mean [CI]} of the QD metrics over a cell's seeds, or None when the runs had no archive."""
+    if not rows or any(r.get("qd_score") is None for r in rows):
+        return None
+    return {k: mean_interval([r[k] for r in rows], reps, seed) for k in QD_KEYS}
+
+
 def cell_table(record: dict, zero: float, one: float) -> tuple[list[dict], dict]:
     """Per-seed rows and the per-cell summary of one (env, strategy) cell."""
     summary, diversity = record["summary"], record["diversity"] or {}
@@ -144,6 +167,7 @@ def cell_table(record: dict, zero: float, one: float) -> tuple[list[dict], dict]
             "first_solved_generation": first,
             "evaluations_to_first_solve": None if first is None else int(first) * per_gen,
             **{k: d.get(k) for k in DIVERSITY_KEYS},
+            **{k: s.get(k) for k in QD_KEYS},
         })
     n, k = len(rows), sum(r["solved"] for r in rows)
     agg = diversity.get("aggregate", {})
@@ -179,6 +203,7 @@ def aggregate(records: list[dict], envs: list[str], strategies: list[str], thres
         for st in strategies:
             rec = by[env, st]
             rows, table = cell_table(rec, normalisation[env]["zero"], normalisation[env]["one"])
+            table["qd"] = qd_table(rows, reps, seed)
             cells[env][st] = {"run_dir": os.path.join("cells", env, st), "seeds": rows, "summary": table}
     for st in strategies:  # [seeds, envs]; every cell has the same seeds
         scores[st] = np.stack([[r["score"] for r in cells[env][st]["seeds"]] for env in envs], axis=1)

@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from ..report.render import fmt, fmt_stats, to_html, to_markdown
-from .aggregate import METRICS
+from .aggregate import METRICS, QD_KEYS
 
 CAPTIONS = {
     "interval_estimates": "Aggregates of the normalised score over all envs and seeds (0 = the initial "
@@ -109,11 +109,18 @@ def blocks(results: dict, figures: dict[str, str]) -> tuple[str, list]:
                          fmt_stats(t["score"]), fmt(t["vendi_actions"]), fmt(t["vendi_trajectories"]),
                          fmt(t["behaviours"]), fmt(t["behaviours_solving"]), fmt(t["wall_time_s"])])
         out += [("h2", f"{env}"), ("table", headers, rows)]
+        qd = {s: results["cells"][env][s]["summary"].get("qd") for s in strategies}
+        if any(qd.values()):
+            out += [("p", f"{env}, quality-diversity (final per-seed archives, docs/qd.md):"),
+                    ("table", ["strategy", "QD-score", "coverage %", "max fitness", "solving cells"],
+                     [[s, *(_ci(q[k], 4) if q and q[k] else "-" for k in QD_KEYS)] for s, q in qd.items()])]
     out += [("p", "Per-env columns: solved = validated best policy reaches the threshold (k/n seeds, Wilson 95 % "
                   "interval); evaluations to first solve = first generation whose best training return reached the "
                   "threshold x evaluations per generation, median [IQR] over the seeds that got there; final return "
                   "and score: validated best return, median [IQR]; diversity: medians over seeds of the report's "
-                  "metrics (docs/report.md); wall s: the train run (compile included).")]
+                  "metrics (docs/report.md); wall s: the train run (compile included). Quality-diversity: the final "
+                  "per-seed archive's QD-score (QDax's offset convention), coverage, max fitness and cells at or above "
+                  "the solve threshold, mean [95 % bootstrap CI] over seeds.")]
     if figures:
         out.append(("h2", "Figures"))
         out += [("img", os.path.basename(p), CAPTIONS[k]) for k, p in figures.items()]
