@@ -115,3 +115,62 @@ def test_names_bounds_offsets_without_compiling():
     assert type(envs.make("ant_omni").brax_env).__name__ == "NoForwardRewardWrapper"
     with pytest.raises(NotImplementedError, match="reacher"):
         envs.make("reacher", episode_length=5).descriptor_init(None, None)
+
+
+class _ClipShim:
+    """jax.numpy with the `jnp.clip(x, a_min=, a_max=)` keywords jax 0.10 removed (QDax 0.5.0's
+    XYPositionWrapper still passes them); everything else is jax.numpy itself."""
+
+    def __getattr__(self, name):
+        return getattr(jnp, name)
+
+    @staticmethod
+    def clip(x, a_min=None, a_max=None, **kw):
+        return jnp.clip(x, kw.get("min", a_min), kw.get("max", a_max))
+
+
+@pytest.fixture(scope="module")
+def ant_runs():
+    """ant_omni: our rollout against QDax's own task (its XYPositionWrapper, made runnable with a
+    clip shim) and its scoring function with `get_final_xy_position`, in one compiled program."""
+    from qdax.tasks.brax.v2.env_creators import (
+        make_policy_network_play_step_fn_brax,
+        scoring_function_brax_envs,
+    )
+    from qdax.tasks.brax.v2.wrappers import locomotion_wrappers
+
+    t = 20
+    env = envs.make("ant_omni", backend="spring", episode_length=t)
+    policy = MLPPolicy.for_env(env, hidden_sizes=(4,))
+    flats = jax.vmap(policy.init_flat)(jax.random.split(jax.random.PRNGKey(2), 4))
+    flats = flats * jnp.array([0.0, 1.0, 4.0, 16.0])[:, None]
+    key = jax.random.PRNGKey(3)
+    reset_key = jax.random.split(key, 1)[0]
+    saved = locomotion_wrappers.jnp
+    locomotion_wrappers.jnp = _ClipShim()
+    try:
+        qenv = qdax_envs.create("ant_omni", episode_length=t, auto_reset=False, backend="spring")
+        net = types.SimpleNamespace(apply=lambda flat, obs: policy.act(flat, obs))
+        play_step = make_policy_network_play_step_fn_brax(qenv, net)
+
+        @jax.jit
+        def everything(flats):
+            ours = make_population_evaluator(env, policy)(flats, key)
+            fit, desc, _ = scoring_function_brax_envs(
+                flats, key, t, lambda _: qenv.reset(reset_key), play_step,
+                qdax_envs.descriptor_extractor["ant_omni"])
+            return ours, fit, desc
+
+        ours, fit, desc = jax.device_get(everything(flats))
+    finally:
+        locomotion_wrappers.jnp = saved
+    return dict(env=env, ours=ours, fit=fit, desc=desc)
+
+
+def test_ant_omni_final_xy_and_return_match_qdax(ant_runs):
+    ours = ant_runs["ours"]
+    assert ours.descriptors.shape == (4, 2)
+    np.testing.assert_allclose(ours.returns, ant_runs["fit"], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(ours.descriptors, ant_runs["desc"], rtol=0, atol=1e-5)
+    moved = np.linalg.norm(ours.descriptors - ours.descriptors[0], axis=1)
+    assert moved[1:].max() > 1e-3  # the policies end in different places (not a constant descriptor)
