@@ -19,7 +19,7 @@ from .cli import UsageError, prepare_out_dir
 
 # keys that may differ between a run and its resume
 RESUME_CHANGEABLE = ("resume", "generations", "logger", "report", "progress", "early_stop",
-                     "early_stop_margin", "checkpoint_every")
+                     "early_stop_margin", "early_stop_behaviours", "checkpoint_every")
 STRATEGY_SIZE_KEYS = ("name", "num_particles", "pop_size")
 # static keys that decide which numeric params a strategy has (evosax: the algorithm)
 PARAMS_SHAPING_KEYS = ("algorithm",)
@@ -58,6 +58,7 @@ class RunSpec:
     progress_bar: bool
     checkpoint_every: int
     archive_spec: Any = None  # qd.ArchiveSpec of the per-seed QD archive, None without one
+    early_stop_behaviours: int = 0  # > 0: early stop also needs this many solving archive cells per seed
 
 
     @property
@@ -207,6 +208,13 @@ def build(cfg: DictConfig) -> RunSpec:
     policy = make_policy(cfg.policy, env, bool(cfg.env.get("normalize_observations", False)))
     strategy, params = make_strategy(cfg.strategy, policy.num_params, generations)
     archive = make_archive_spec(cfg, env)
+    behaviours = _positive_int(cfg, "early_stop_behaviours", minimum=0) if "early_stop_behaviours" in cfg else 0
+    if behaviours and archive is None:
+        raise ConfigError(f"early_stop_behaviours={behaviours} counts solving cells of the QD archive, but this run "
+                          "has none; allowed: 0, or qd.enabled=true on an env with a behaviour descriptor")
+    if archive is not None and behaviours > archive.cells:
+        raise ConfigError(f"early_stop_behaviours={behaviours} is invalid: the archive has {archive.cells} cells "
+                          f"(qd.cells); allowed: 0 .. {archive.cells}")
     if getattr(strategy, "needs_gradients", False):
         raise ConfigError(f"strategy {cfg.strategy.name!r} needs gradients of the objective and episode returns "
                           "have none; use a gradient-free strategy (sv_cma_es, cma_es, mp_cma_es, svgd)")
@@ -242,7 +250,7 @@ def build(cfg: DictConfig) -> RunSpec:
         validation_episodes=validation_episodes, init_scale=init_scale,
         solve_threshold=solve_threshold, write_report=bool(cfg.report),
         progress_bar=bool(cfg.progress), checkpoint_every=checkpoint_every,
-        archive_spec=archive,
+        archive_spec=archive, early_stop_behaviours=behaviours,
     )
 
 

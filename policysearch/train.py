@@ -163,15 +163,25 @@ class TrainJob:
         from .runner import NEVER
 
         spec = self.spec
-        if spec.early_stop and bool(np.all(np.asarray(self.carry.first_solved_generation) != NEVER)):
+        margin = spec.solve_threshold + spec.early_stop_margin
+        if (spec.early_stop and bool(np.all(np.asarray(self.carry.first_solved_generation) != NEVER))
+                and self._enough_behaviours(margin)):  # cheap count first, validation only then
             validated = self.runner.validate(self.carry, self.validation_key)
             crash_point("early_stop_validation", self.generation)
-            margin = spec.solve_threshold + spec.early_stop_margin
             if bool(np.all(np.max(np.asarray(validated[1]), axis=1) >= margin)):
                 self.validated = validated
                 self.stopped_early = self.generation < spec.generations
                 return True
         return self.generation >= spec.generations
+
+    def _enough_behaviours(self, margin: float) -> bool:
+        """`early_stop_behaviours` = K > 0: every seed's archive holds >= K cells whose elite's
+        training return reaches threshold + margin (K distinct solving behaviours)."""
+        k = self.spec.early_stop_behaviours
+        if not k:
+            return True
+        fitnesses = np.asarray(self.carry.archive.fitnesses)  # [seeds, cells], -inf where empty
+        return bool(np.all(np.sum(fitnesses >= margin, axis=1) >= k))
 
     def _checkpoint(self):
         if self.saved_generation == self.generation:

@@ -224,14 +224,30 @@ def test_load_policy_of_an_archive_cell(qd_run):
     ("qd.cells=1000", "qd.cells=1000 is invalid for a 2-D grid: must be k^2 (e.g. 1024 = 32x32)"),
     ("qd.cells=0", "qd.cells=0 is invalid: must be an integer >= 1"),
     ("qd.descriptors=[speed]", "qd.descriptors=['speed'] is invalid; mountaincar's descriptors: min_position, goal_step (null = all, or a list of distinct names)"),
+    ("early_stop_behaviours=-1", "early_stop_behaviours=-1 is invalid: must be an integer >= 0"),
+    ("early_stop_behaviours=2000", "early_stop_behaviours=2000 is invalid: the archive has 1024 cells (qd.cells); allowed: 0 .. 1024"),
+    ("early_stop_behaviours=3 qd.enabled=false", "early_stop_behaviours=3 counts solving cells of the QD archive, but this run has none; allowed: 0, or qd.enabled=true on an env with a behaviour descriptor"),
 ])
 def test_bad_qd_config_is_one_clear_error_before_compilation(override, message, monkeypatch, tmp_path):
     import policysearch.runner
 
     monkeypatch.setattr(policysearch.runner, "make_runner", lambda *a, **k: pytest.fail("compiled"))
     with pytest.raises(ConfigError) as err:
-        run_train(TINY + [f"out_dir={tmp_path / 'x'}", override])
+        run_train(TINY + [f"out_dir={tmp_path / 'x'}", *override.split()])
     assert str(err.value) == message and not (tmp_path / "x").exists()
+
+
+def test_early_stop_waits_for_k_solving_behaviours(tmp_path):
+    # a threshold every policy reaches: the usual rule stops at the first chunk end (generation 2)
+    base = [o for o in TINY if o != "early_stop=false"] + ["early_stop=true", "env.solve_threshold=-1000",
+                                                          "qd.cells=256"]
+    one = run_train(base + [f"out_dir={tmp_path / 'k1'}", "early_stop_behaviours=1"])
+    assert one["stopped_early"] and one["generations_run"] == 2
+    assert all(s["solving_cells"] >= 1 for s in one["seeds"])
+    # 4 generations x 16 evaluations fill at most 64 cells: 100 solving cells never come
+    many = run_train(base + [f"out_dir={tmp_path / 'k100'}", "early_stop_behaviours=100"])
+    assert not many["stopped_early"] and many["generations_run"] == 4
+    assert all(1 <= s["solving_cells"] < 100 for s in many["seeds"])
 
 
 def test_one_descriptor_dimension_and_no_archive(tmp_path):
