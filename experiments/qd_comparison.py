@@ -133,8 +133,12 @@ def run_qdax(method, env, policy, spec, batch, iterations, seeds):
         curve = {k: jnp.concatenate([m0[k][None], ms[k]]) for k in ("qd_score", "coverage", "max_fitness")}
         return repertoire.fitnesses.reshape(-1), repertoire.genotypes, curve
 
+    # CMA-ME's seeds run one after another (lax.map): vmapped over 5 seeds on hopper_uni, its program
+    # deadlocked in XLA:CPU's runtime on this 2-core machine (every thread asleep, no progress in
+    # 10+ minutes; 1 seed runs fine). MAP-Elites keeps the vmap.
+    over_seeds = (lambda f: lambda s: jax.lax.map(f, s)) if method == "cma_me" else jax.vmap
     t = time.perf_counter()
-    fit, genotypes, curve = jax.device_get(jax.jit(jax.vmap(one_seed))(jnp.asarray(seeds, jnp.int32)))
+    fit, genotypes, curve = jax.device_get(jax.jit(over_seeds(one_seed))(jnp.asarray(seeds, jnp.int32)))
     wall = time.perf_counter() - t
     return [dict(fitnesses=np.asarray(fit[i]), genotypes=np.asarray(genotypes[i]),
                  curve={k: np.asarray(v[i]).tolist() for k, v in curve.items()}) for i in range(len(seeds))], wall
