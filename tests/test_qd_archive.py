@@ -55,6 +55,20 @@ def test_mountaincar_descriptor_means_leftmost_position_and_goal_step():
     np.testing.assert_array_equal(desc[:, 0], visited_min)
 
 
+def test_acrobot_descriptor_is_the_goal_step_and_mean_abs_velocity_of_the_observed_states():
+    env = envs.make("acrobot")
+    policy = MLPPolicy.for_env(env, hidden_sizes=[4])
+    flat = jax.vmap(policy.init_flat)(jax.random.split(jax.random.PRNGKey(5), 8)) * 3.0
+    keys = jax.random.split(jax.random.PRNGKey(6), 8)
+    _, length, _, _, (obs, _, alive), desc = jax.vmap(
+        lambda f, k: episode(env, policy, f, k, record=True, descriptor=True))(flat, keys)
+    obs, alive, length, desc = map(np.asarray, (obs, alive, length, desc))
+    np.testing.assert_allclose(desc[:, 0], length / env.max_episode_steps)
+    expected = np.where(alive, np.abs(obs[..., 4]), 0.0).sum(axis=1) / np.maximum(length, 1)
+    np.testing.assert_allclose(desc[:, 1], expected, rtol=1e-5)
+    assert np.ptp(desc[:, 1]) > 0.01  # policies differ
+
+
 def test_an_env_without_descriptor_says_so():
     class Bare(envs.Env):
         name = "bare"
