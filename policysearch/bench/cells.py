@@ -18,7 +18,7 @@ import time
 from omegaconf import OmegaConf
 
 from ..cli import UsageError
-from .suite import Cell, differences
+from .suite import Cell, differences, train_defaults
 
 TIMING_FILE = "bench_cell.json"  # seconds the bench spent on a cell (train, report), written once
 
@@ -36,7 +36,7 @@ def state(cell: Cell) -> str:
             raise UsageError(f"cell {cell.name}: {cell.run_dir!r} has a summary.json but no config.yaml")
         return "new"
     saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
-    diff = differences(saved, cell.config)
+    diff = differences(saved, cell.config, defaults=train_defaults())
     if diff:
         raise UsageError(f"cell {cell.name} in {cell.run_dir!r} was run with another config "
                          f"({'; '.join(diff[:3])}); use another out_dir")

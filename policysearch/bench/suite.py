@@ -9,6 +9,7 @@ and the same generations per env for everybody. Every check here runs before any
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 
 from omegaconf import DictConfig, OmegaConf
@@ -140,15 +141,29 @@ def plan(cfg: DictConfig) -> tuple[dict, list[str], list[str], int, list[Cell]]:
     return suite, env_names, strategies, seeds, cells
 
 
-def differences(saved: dict, wanted: dict, prefix: str = "") -> list[str]:
-    """Keys (dotted) whose values differ between two resolved configs, ignoring run plumbing."""
+def differences(saved: dict, wanted: dict, prefix: str = "", defaults: dict | None = None) -> list[str]:
+    """Keys (dotted) whose values differ between two resolved configs, ignoring run plumbing.
+
+    A key missing from `saved` (a run made before the key existed) counts as its value in
+    `defaults` (the train config's defaults), so that adding a config key with a default that
+    keeps the old behaviour does not orphan finished cells.
+    """
     out = []
+    defaults = defaults or {}
     for key in sorted(set(saved) | set(wanted)):
         if not prefix and key in IGNORED_WHEN_MATCHING:
             continue
-        a, b = saved.get(key), wanted.get(key)
+        a, b = saved.get(key, defaults.get(key)), wanted.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            out += differences(a, b, f"{prefix}{key}.")
+            sub = defaults.get(key) if isinstance(defaults.get(key), dict) else None
+            out += differences(a, b, f"{prefix}{key}.", sub)
         elif a != b:
             out.append(f"{prefix}{key}: {a!r} -> {b!r}")
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def train_defaults() -> dict:
+    """The train config's defaults (no overrides), resolved; missing keys of old cells read these."""
+    cfg = compose_train(["out_dir=."])
+    return OmegaConf.to_container(cfg, resolve=True)
