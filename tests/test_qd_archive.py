@@ -38,14 +38,20 @@ def test_random_policies_have_descriptors_inside_the_documented_bounds(name):
     assert np.all(np.asarray(res.returns) + env.qd_offset >= 0)  # the QD offset makes fitness >= 0
 
 
-def test_mountaincar_descriptor_means_leftmost_position_and_goal_step():
-    env = envs.make("mountaincar")
+def _recorded_episodes(env, n, seed):
+    """n random policies (3x Flax's scale), one recorded episode each with its descriptor:
+    (total, length, observations, alive, descriptor) as NumPy arrays."""
     policy = MLPPolicy.for_env(env, hidden_sizes=[4])
-    flat = jax.vmap(policy.init_flat)(jax.random.split(jax.random.PRNGKey(3), 32)) * 3.0
-    keys = jax.random.split(jax.random.PRNGKey(4), 32)
+    flat = jax.vmap(policy.init_flat)(jax.random.split(jax.random.PRNGKey(seed), n)) * 3.0
+    keys = jax.random.split(jax.random.PRNGKey(seed + 1), n)
     total, length, _, _, (obs, _, alive), desc = jax.vmap(
         lambda f, k: episode(env, policy, f, k, record=True, descriptor=True))(flat, keys)
-    obs, alive, length, desc = map(np.asarray, (obs, alive, length, desc))
+    return tuple(map(np.asarray, (total, length, obs, alive, desc)))
+
+
+def test_mountaincar_descriptor_means_leftmost_position_and_goal_step():
+    env = envs.make("mountaincar")
+    total, length, obs, alive, desc = _recorded_episodes(env, 32, 3)
     reached = np.asarray(total) > 50  # +100 at the goal, > -100 control cost otherwise
     assert reached.any() and (~reached).any()
     np.testing.assert_allclose(desc[reached, 1], length[reached] / env.max_episode_steps)
@@ -57,12 +63,7 @@ def test_mountaincar_descriptor_means_leftmost_position_and_goal_step():
 
 def test_acrobot_descriptor_is_the_goal_step_and_mean_abs_velocity_of_the_observed_states():
     env = envs.make("acrobot")
-    policy = MLPPolicy.for_env(env, hidden_sizes=[4])
-    flat = jax.vmap(policy.init_flat)(jax.random.split(jax.random.PRNGKey(5), 8)) * 3.0
-    keys = jax.random.split(jax.random.PRNGKey(6), 8)
-    _, length, _, _, (obs, _, alive), desc = jax.vmap(
-        lambda f, k: episode(env, policy, f, k, record=True, descriptor=True))(flat, keys)
-    obs, alive, length, desc = map(np.asarray, (obs, alive, length, desc))
+    _, length, obs, alive, desc = _recorded_episodes(env, 8, 5)
     np.testing.assert_allclose(desc[:, 0], length / env.max_episode_steps)
     expected = np.where(alive, np.abs(obs[..., 4]), 0.0).sum(axis=1) / np.maximum(length, 1)
     np.testing.assert_allclose(desc[:, 1], expected, rtol=1e-5)
