@@ -180,8 +180,10 @@ class TrainJob:
         k = self.spec.early_stop_behaviours
         if not k:
             return True
+        from .qd.metrics import solving_cells
+
         fitnesses = np.asarray(self.carry.archive.fitnesses)  # [seeds, cells], -inf where empty
-        return bool(np.all(np.sum(fitnesses >= margin, axis=1) >= k))
+        return all(int(solving_cells(f, margin)) >= k for f in fitnesses)
 
     def _checkpoint(self):
         if self.saved_generation == self.generation:

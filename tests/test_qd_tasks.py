@@ -31,20 +31,34 @@ T = 30
 N = 6
 
 
+def _ours_and_qdax(env, policy, qenv, play_step, task, flats, key, steps):
+    """One compiled program: our rollout and QDax's scoring function (QDax's env `qenv`, its
+    `play_step`, the task's descriptor extractor) from the same initial state. Returns (ours,
+    QDax fitness, QDax descriptor, (state_desc, next_state_desc) of QDax's transitions)."""
+    from qdax.tasks.brax.v2.env_creators import scoring_function_brax_envs
+
+    reset_key = jax.random.split(key, 1)[0]  # the evaluator's reset key for one episode
+
+    @jax.jit
+    def everything(flats):
+        ours = make_population_evaluator(env, policy)(flats, key)
+        fit, desc, extra = scoring_function_brax_envs(
+            flats, key, steps, lambda _: qenv.reset(reset_key), play_step, qdax_envs.descriptor_extractor[task])
+        tr = extra["transitions"]
+        return ours, fit, desc, (tr.state_desc, tr.next_state_desc)
+
+    return jax.device_get(everything(flats))
+
+
 @pytest.fixture(scope="module")
 def runs():
-    from qdax.tasks.brax.v2.env_creators import (
-        make_policy_network_play_step_fn_brax,
-        scoring_function_brax_envs,
-    )
+    from qdax.tasks.brax.v2.env_creators import make_policy_network_play_step_fn_brax
 
     env = envs.make("hopper_uni", backend="spring", episode_length=T)
     policy = MLPPolicy.for_env(env, hidden_sizes=(8,))
     flats = jax.vmap(policy.init_flat)(jax.random.split(jax.random.PRNGKey(0), N))
     flats = flats * jnp.array([0.0, 0.3, 1.0, 2.0, 4.0, 8.0])[:, None]  # still .. falls early
     key = jax.random.PRNGKey(1)
-    reset_key = jax.random.split(key, 1)[0]  # the evaluator's reset key for one episode
-
     qenv = qdax_envs.create("hopper_uni", episode_length=T, auto_reset=False, backend="spring")
     net = types.SimpleNamespace(apply=lambda flat, obs: policy.act(flat, obs))
     qdax_step = make_policy_network_play_step_fn_brax(qenv, net)
@@ -55,16 +69,7 @@ def runs():
         plain = brax_adapter.feet_contact(brax_contact.get(qenv.sys, state.pipeline_state.x), feet)
         return state, params, k, tr.replace(next_state_desc=plain)
 
-    @jax.jit
-    def everything(flats):
-        ours = make_population_evaluator(env, policy)(flats, key)
-        fit, desc, extra = scoring_function_brax_envs(
-            flats, key, T, lambda _: qenv.reset(reset_key), play_step,
-            qdax_envs.descriptor_extractor["hopper_uni"])
-        tr = extra["transitions"]
-        return ours, fit, desc, (tr.state_desc, tr.next_state_desc)
-
-    ours, fit, desc, raw = jax.device_get(everything(flats))
+    ours, fit, desc, raw = _ours_and_qdax(env, policy, qenv, play_step, "hopper_uni", flats, key, T)
     return dict(env=env, ours=ours, fit=fit, desc=desc, raw=raw)
 
 
@@ -133,10 +138,7 @@ class _ClipShim:
 def ant_runs():
     """ant_omni: our rollout against QDax's own task (its XYPositionWrapper, made runnable with a
     clip shim) and its scoring function with `get_final_xy_position`, in one compiled program."""
-    from qdax.tasks.brax.v2.env_creators import (
-        make_policy_network_play_step_fn_brax,
-        scoring_function_brax_envs,
-    )
+    from qdax.tasks.brax.v2.env_creators import make_policy_network_play_step_fn_brax
     from qdax.tasks.brax.v2.wrappers import locomotion_wrappers
 
     t = 20
@@ -145,23 +147,13 @@ def ant_runs():
     flats = jax.vmap(policy.init_flat)(jax.random.split(jax.random.PRNGKey(2), 4))
     flats = flats * jnp.array([0.0, 1.0, 4.0, 16.0])[:, None]
     key = jax.random.PRNGKey(3)
-    reset_key = jax.random.split(key, 1)[0]
     saved = locomotion_wrappers.jnp
     locomotion_wrappers.jnp = _ClipShim()
     try:
         qenv = qdax_envs.create("ant_omni", episode_length=t, auto_reset=False, backend="spring")
         net = types.SimpleNamespace(apply=lambda flat, obs: policy.act(flat, obs))
         play_step = make_policy_network_play_step_fn_brax(qenv, net)
-
-        @jax.jit
-        def everything(flats):
-            ours = make_population_evaluator(env, policy)(flats, key)
-            fit, desc, _ = scoring_function_brax_envs(
-                flats, key, t, lambda _: qenv.reset(reset_key), play_step,
-                qdax_envs.descriptor_extractor["ant_omni"])
-            return ours, fit, desc
-
-        ours, fit, desc = jax.device_get(everything(flats))
+        ours, fit, desc, _ = _ours_and_qdax(env, policy, qenv, play_step, "ant_omni", flats, key, t)
     finally:
         locomotion_wrappers.jnp = saved
     return dict(env=env, ours=ours, fit=fit, desc=desc)

@@ -13,8 +13,8 @@ roughly 100-200 steps before the float64/float32 rounding differences are amplif
 
 Behaviour descriptor: ``goal_step``, the step the tip reaches the line divided by the time limit
 (in [0, 1]; 1 if never), and ``mean_abs_velocity``, the mean |dtheta1| of the first link at the
-steps an action is taken (the observed states 0 .. L-1), in [0, 4 pi] (few strong swings or many small ones). ``qd_offset`` = the time
-limit (reward -1 per step).
+steps an action is taken (the observed states 0 .. L-1), in [0, 4 pi] (few strong swings or many
+small ones). ``qd_offset`` = the time limit (reward -1 per step).
 """
 
 from __future__ import annotations
